@@ -1,0 +1,281 @@
+//! The versioned JSON message carried by the retry queue and the dead-letter queue
+//! (PRODUCT.md §5), and the decoding of every queue body the forwarder may receive.
+//!
+//! One shape, [`EnvelopeV1`], serves both queues so that a message moved by SQS's redrive
+//! policy from the retry queue to the DLQ is still readable (it then has no `reason`, which
+//! reads as [`Reason::Redriven`]). Fields are plain JSON so a person can read them in the SQS
+//! console; times are RFC 3339 UTC strings.
+
+use crate::event::{EventInfo, parse_event};
+use crate::timefmt::format_rfc3339;
+use serde::{Deserialize, Serialize};
+use std::time::SystemTime;
+
+/// Why an event sits in the dead-letter queue. Serialised as the snake_case token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Not an EventBridge event, or a queue body that cannot be read.
+    InvalidEvent,
+    /// WFM answered a permanent failure (3xx, 4xx other than the transient ones, 501, 505).
+    Rejected,
+    /// WFM answered `410 Gone`.
+    Gone,
+    /// Still failing when the retry schedule ran out.
+    TransientExhausted,
+    /// Moved by SQS's redrive policy (`maxReceiveCount`) rather than parked by wfm-relay.
+    Redriven,
+    /// Too large for the queue and no claim-check bucket could take it.
+    Oversize,
+    /// Older than the live-delivery age limit.
+    Expired,
+    /// From a partner source that is not allowed.
+    UnknownSource,
+    /// Replaced by a newer state of the same user and topic during a `latest` replay.
+    Superseded,
+}
+
+impl Reason {
+    /// The token as written in the envelope and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::InvalidEvent => "invalid_event",
+            Reason::Rejected => "rejected",
+            Reason::Gone => "gone",
+            Reason::TransientExhausted => "transient_exhausted",
+            Reason::Redriven => "redriven",
+            Reason::Oversize => "oversize",
+            Reason::Expired => "expired",
+            Reason::UnknownSource => "unknown_source",
+            Reason::Superseded => "superseded",
+        }
+    }
+}
+
+/// Where a claim-checked event is stored in S3 (its bytes exactly as received).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S3Pointer {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+}
+
+/// Retry-queue and dead-letter message, version 1.
+///
+/// Exactly one of `event` (the original event bytes as a JSON string) and `event_s3` (claim
+/// check) is set. `attempts` counts POSTs made before this message was sent; the consumer adds
+/// SQS's `ApproximateReceiveCount` (PRODUCT.md §4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvelopeV1 {
+    /// Format version, always 1.
+    pub v: u32,
+    /// The original event bytes (UTF-8 text) exactly as received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// Claim check: where the original bytes are stored when they did not fit the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_s3: Option<S3Pointer>,
+    /// EventBridge `id` of the event, when it had one.
+    #[serde(default)]
+    pub event_id: Option<String>,
+    /// Idempotency key (64 lowercase hex chars); absent for invalid events.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Agent user id, when known.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// `topicName`, or `detail-type` when absent.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// State time (RFC 3339).
+    #[serde(default)]
+    pub event_time: Option<String>,
+    /// POST attempts made before this message was written.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Time of the first attempt (RFC 3339).
+    #[serde(default)]
+    pub first_attempt_at: Option<String>,
+    /// Time of the last attempt (RFC 3339).
+    #[serde(default)]
+    pub last_attempt_at: Option<String>,
+    /// Do not POST before this time (RFC 3339): a `Retry-After` longer than SQS's 900 s delay.
+    #[serde(default)]
+    pub not_before: Option<String>,
+    /// Last HTTP status WFM answered, if it answered.
+    #[serde(default)]
+    pub last_status: Option<u16>,
+    /// Human-readable detail of the last failure (field names, transport error…).
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Why it is parked; `None` in the retry queue (and for messages SQS redrove).
+    #[serde(default)]
+    pub reason: Option<Reason>,
+    /// Up to 1 KiB of WFM's last response body.
+    #[serde(default)]
+    pub excerpt: Option<String>,
+}
+
+impl EnvelopeV1 {
+    /// A fresh envelope for `raw` bytes, filled from `info` when the event is valid.
+    pub fn new(raw: &[u8], info: Option<&EventInfo>) -> Self {
+        EnvelopeV1 {
+            v: 1,
+            event: Some(String::from_utf8_lossy(raw).into_owned()),
+            event_s3: None,
+            event_id: info.map(|i| i.id.clone()),
+            key: info.map(|i| i.key.to_string()),
+            user_id: info.and_then(|i| i.user_id.clone()),
+            topic: info.map(|i| i.topic().to_owned()),
+            event_time: info.and_then(|i| i.state_time.map(format_rfc3339)),
+            attempts: 0,
+            first_attempt_at: None,
+            last_attempt_at: None,
+            not_before: None,
+            last_status: None,
+            last_error: None,
+            reason: None,
+            excerpt: None,
+        }
+    }
+
+    /// The reason as an operator reads it: a message without one was moved by SQS's redrive.
+    pub fn effective_reason(&self) -> Reason {
+        self.reason.unwrap_or(Reason::Redriven)
+    }
+
+    /// Records one more attempt made at `at`.
+    pub fn record_attempt(&mut self, at: SystemTime) {
+        let at = format_rfc3339(at);
+        if self.first_attempt_at.is_none() {
+            self.first_attempt_at = Some(at.clone());
+        }
+        self.last_attempt_at = Some(at);
+    }
+
+    /// Serialises to the JSON text put in the queue.
+    pub fn to_json(&self) -> String {
+        // Serialising plain strings and numbers cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// What a retry-queue message body turned out to be.
+#[derive(Debug, Clone)]
+pub enum QueueBody {
+    /// Our envelope (from the forwarder, or redriven back by the replayer).
+    Envelope(Box<EnvelopeV1>),
+    /// A raw EventBridge event (an EventBridge rule pointed at the queue): attempt 0.
+    RawEvent,
+    /// Neither: to be parked as `invalid_event` with this explanation.
+    Invalid(String),
+}
+
+/// Classifies a queue message body. An object with `"v": 1` and an `event` or `event_s3`
+/// member is an envelope; any other object with the EventBridge `detail-type` member is read as
+/// a raw event; everything else is invalid, with the reason.
+pub fn classify_queue_body(body: &str) -> QueueBody {
+    #[derive(Deserialize)]
+    struct Probe {
+        v: Option<serde_json::Value>,
+    }
+    match serde_json::from_str::<Probe>(body) {
+        Ok(Probe { v: Some(v) }) => {
+            if v != serde_json::json!(1) {
+                return QueueBody::Invalid(format!("unsupported envelope version {v}"));
+            }
+            match serde_json::from_str::<EnvelopeV1>(body) {
+                Ok(env) if env.event.is_some() || env.event_s3.is_some() => {
+                    QueueBody::Envelope(Box::new(env))
+                }
+                Ok(_) => QueueBody::Invalid("envelope has neither `event` nor `event_s3`".into()),
+                Err(e) => QueueBody::Invalid(format!("unreadable envelope: {e}")),
+            }
+        }
+        _ => match parse_event(body.as_bytes()) {
+            Ok(_) => QueueBody::RawEvent,
+            Err(e) => QueueBody::Invalid(format!(
+                "queue body is not an envelope nor an EventBridge event: {e}"
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PRESENCE: &str = include_str!("../../../tests/fixtures/genesys/presence-break.json");
+
+    #[test]
+    fn round_trip_keeps_original_bytes() {
+        let info = parse_event(PRESENCE.as_bytes()).expect("valid");
+        let mut env = EnvelopeV1::new(PRESENCE.as_bytes(), Some(&info));
+        env.attempts = 3;
+        env.reason = Some(Reason::TransientExhausted);
+        let json = env.to_json();
+        let back: EnvelopeV1 = serde_json::from_str(&json).expect("decodes");
+        assert_eq!(back, env);
+        assert_eq!(back.event.as_deref(), Some(PRESENCE));
+        assert!(json.contains(r#""reason":"transient_exhausted""#));
+    }
+
+    #[test]
+    fn sample_v1_json_still_decodes() {
+        // A dead letter as written by version 0.1; it must keep decoding after upgrades.
+        let sample = r#"{"v":1,"event":"{\"id\":\"x\"}","event_id":"x","key":"ab","user_id":null,
+            "topic":"v2.users.{id}.presence","event_time":"2026-03-02T09:00:00.000Z","attempts":12,
+            "first_attempt_at":"2026-03-02T09:00:01.000Z","last_attempt_at":"2026-03-03T09:00:01.000Z",
+            "not_before":null,"last_status":503,"last_error":"HTTP 503","reason":"transient_exhausted",
+            "excerpt":"busy"}"#;
+        let QueueBody::Envelope(env) = classify_queue_body(sample) else {
+            panic!("not an envelope")
+        };
+        assert_eq!(env.attempts, 12);
+        assert_eq!(env.last_status, Some(503));
+        assert_eq!(env.effective_reason(), Reason::TransientExhausted);
+        let no_reason = sample.replace(r#""reason":"transient_exhausted","#, "");
+        let QueueBody::Envelope(env) = classify_queue_body(&no_reason) else {
+            panic!("not an envelope")
+        };
+        assert_eq!(env.effective_reason(), Reason::Redriven);
+    }
+
+    #[test]
+    fn queue_body_kinds() {
+        assert!(matches!(classify_queue_body(PRESENCE), QueueBody::RawEvent));
+        assert!(matches!(
+            classify_queue_body("{\"id\":"),
+            QueueBody::Invalid(_)
+        ));
+        assert!(matches!(
+            classify_queue_body(r#"{"v":2,"event":"x"}"#),
+            QueueBody::Invalid(_)
+        ));
+        assert!(matches!(
+            classify_queue_body(r#"{"v":1}"#),
+            QueueBody::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn reason_tokens() {
+        for r in [
+            Reason::InvalidEvent,
+            Reason::Rejected,
+            Reason::Gone,
+            Reason::TransientExhausted,
+            Reason::Redriven,
+            Reason::Oversize,
+            Reason::Expired,
+            Reason::UnknownSource,
+            Reason::Superseded,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&r).expect("ser"),
+                format!("\"{}\"", r.as_str())
+            );
+        }
+    }
+}
