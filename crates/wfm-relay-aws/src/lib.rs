@@ -1,1 +1,11 @@
-//! wfm-relay-aws
+//! Adapters of wfm-relay: the only crate that names AWS SDK or HTTP client types.
+//!
+//! * [`wfm`]: the WFM HTTP client (one POST attempt, classified by the caller with
+//!   `wfm_relay_core::policy`).
+//! * [`queues`]: the SQS retry queue and dead-letter queue, with the size check against the
+//!   queue's `MaximumMessageSize` and the S3 claim check for oversize events.
+//! * [`aws`]: loading the shared AWS configuration once.
+
+pub mod aws;
+pub mod queues;
+pub mod wfm;

@@ -1,1 +1,689 @@
-//! forwarder
+//! The forwarder Lambda: one function, two entries (PRODUCT.md §1, §2, §4).
+//!
+//! * **EventBridge entry** ([`Forwarder::handle_event`]): a Genesys Cloud event from the partner
+//!   event bus. Up to `INLINE_ATTEMPTS` POSTs with full-jitter backoff, then the retry queue;
+//!   permanent failures and invalid events are parked in the dead-letter queue. The invocation
+//!   fails (so Lambda's asynchronous retries and on-failure destination keep the event) only
+//!   when the event can be neither delivered, queued nor parked.
+//! * **SQS entry** ([`Forwarder::handle_batch`]): records of the retry queue. One POST per record;
+//!   transient failures are listed in `batchItemFailures` with their visibility timeout set to the
+//!   next schedule step; permanent failures, invalid bodies and exhausted schedules are parked.
+//!   The batch as a whole never fails.
+//!
+//! The payload is taken as raw JSON ([`RawValue`]) and validated here, never rejected by the
+//! runtime before the handler runs (cases C01, C02, C14).
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+use tracing::{error, info, warn};
+use wfm_relay_aws::aws::AwsClients;
+use wfm_relay_aws::queues::{QueueError, Queues};
+use wfm_relay_aws::wfm::{AttemptResult, Delivery, WfmClient, WfmSettings};
+use wfm_relay_core::config::ForwarderConfig;
+use wfm_relay_core::envelope::{EnvelopeV1, QueueBody, Reason, classify_queue_body};
+use wfm_relay_core::event::{EventInfo, PayloadKind, parse_event, payload_kind};
+use wfm_relay_core::policy::{
+    Class, InlineNext, InlineState, QueuedNext, TransientStatuses, after_inline_transient,
+    after_queued_transient, classify, effective_deadline, enqueue_delay, full_jitter,
+    parse_retry_after, time_left, visibility_secs,
+};
+use wfm_relay_core::timefmt::{format_rfc3339, parse_rfc3339};
+
+/// The invocation could not do its job: the event is in none of delivered / queued / parked.
+/// Returned as the Lambda invocation error so that AWS retries the invocation.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Neither the retry queue nor the dead-letter queue accepted the event.
+    #[error("event {event_id}: could not queue or park it: {source}")]
+    CannotPark {
+        /// EventBridge `id`, or `-` when the payload had none.
+        event_id: String,
+        /// The last queue error.
+        source: QueueError,
+    },
+}
+
+/// Start-up failure: bad configuration or HTTP client.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A configuration variable is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] wfm_relay_core::config::ConfigError),
+    /// The WFM client could not be built.
+    #[error(transparent)]
+    Client(#[from] wfm_relay_aws::wfm::WfmClientError),
+}
+
+/// What happened to one EventBridge event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// WFM answered 2xx.
+    Delivered,
+    /// In the retry queue.
+    Queued,
+    /// In the dead-letter queue, for this reason.
+    Parked(Reason),
+}
+
+impl EventOutcome {
+    /// `delivered`, `queued`, or the reason token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventOutcome::Delivered => "delivered",
+            EventOutcome::Queued => "queued",
+            EventOutcome::Parked(r) => r.as_str(),
+        }
+    }
+}
+
+/// The answer of one attempt, as the policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Delivered {
+        status: u16,
+    },
+    Transient {
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+        error: String,
+        excerpt: Option<String>,
+    },
+    Park {
+        reason: Reason,
+        status: u16,
+        error: String,
+        excerpt: String,
+    },
+}
+
+fn verdict(
+    res: &AttemptResult,
+    transient: &TransientStatuses,
+    cap: Duration,
+    now: SystemTime,
+) -> Verdict {
+    match res {
+        AttemptResult::Transport { message, .. } => Verdict::Transient {
+            status: None,
+            retry_after: None,
+            error: message.clone(),
+            excerpt: None,
+        },
+        AttemptResult::Answered {
+            status,
+            retry_after,
+            excerpt,
+            ..
+        } => {
+            let status = *status;
+            match classify(status, transient) {
+                Class::Delivered => Verdict::Delivered { status },
+                Class::Transient => Verdict::Transient {
+                    status: Some(status),
+                    retry_after: retry_after
+                        .as_deref()
+                        .and_then(|v| parse_retry_after(v, now))
+                        .map(|d| d.min(cap)),
+                    error: format!("HTTP {status}"),
+                    excerpt: Some(excerpt.clone()).filter(|e| !e.is_empty()),
+                },
+                Class::Gone => Verdict::Park {
+                    reason: Reason::Gone,
+                    status,
+                    error: format!("HTTP {status}: WFM says the resource is gone"),
+                    excerpt: excerpt.clone(),
+                },
+                Class::Rejected => Verdict::Park {
+                    reason: Reason::Rejected,
+                    status,
+                    error: format!("HTTP {status}: permanent failure"),
+                    excerpt: excerpt.clone(),
+                },
+            }
+        }
+    }
+}
+
+/// Result of one SQS record.
+enum RecordResult {
+    Done,
+    Failed(String),
+}
+
+/// The forwarder: configuration, WFM client and queues, built once per process.
+#[derive(Debug)]
+pub struct Forwarder {
+    cfg: ForwarderConfig,
+    wfm: WfmClient,
+    queues: Queues,
+}
+
+impl Forwarder {
+    /// Builds the forwarder from its parts.
+    pub fn new(cfg: ForwarderConfig, wfm: WfmClient, queues: Queues) -> Self {
+        Forwarder { cfg, wfm, queues }
+    }
+
+    /// Reads the configuration from the environment (PRODUCT.md §10) and builds the clients.
+    ///
+    /// # Errors
+    /// [`StartError`] naming the variable at fault.
+    pub async fn from_env() -> Result<Self, StartError> {
+        let cfg = ForwarderConfig::from_lookup(|k| std::env::var(k).ok())?;
+        let wfm = WfmClient::new(&WfmSettings::from(&cfg))?;
+        let aws = AwsClients::from_env().await;
+        let queues = Queues::new(
+            aws.sqs,
+            aws.s3,
+            cfg.archive_bucket.clone(),
+            cfg.archive_prefix.clone(),
+        );
+        Ok(Forwarder::new(cfg, wfm, queues))
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ForwarderConfig {
+        &self.cfg
+    }
+
+    /// Handles one invocation: an SQS batch (returns the partial batch response
+    /// `{"batchItemFailures":[...]}`) or an EventBridge event (returns `{"outcome": ...}`).
+    /// `runtime_deadline` is Lambda's deadline; one already past counts as absent.
+    ///
+    /// # Errors
+    /// [`HandlerError`] only for an EventBridge event that could be neither delivered, queued
+    /// nor parked. An SQS batch never fails as a whole.
+    pub async fn handle(
+        &self,
+        payload: &[u8],
+        runtime_deadline: SystemTime,
+    ) -> Result<serde_json::Value, HandlerError> {
+        let deadline = effective_deadline(
+            runtime_deadline,
+            SystemTime::now(),
+            self.cfg.function_timeout,
+        );
+        match payload_kind(payload) {
+            PayloadKind::SqsBatch => {
+                let resp = self.handle_batch(payload, deadline).await;
+                Ok(serde_json::to_value(resp)
+                    .unwrap_or_else(|_| serde_json::json!({"batchItemFailures": []})))
+            }
+            PayloadKind::EventBridge => {
+                let outcome = self.handle_event(payload, deadline).await?;
+                Ok(serde_json::json!({ "outcome": outcome.as_str() }))
+            }
+        }
+    }
+
+    fn delivery(&self, raw: &[u8], info: &EventInfo, attempt: u32) -> Delivery {
+        Delivery {
+            body: Bytes::copy_from_slice(info.body(raw, self.cfg.body_mode)),
+            key: info.key.to_string(),
+            event_id: info.id.clone(),
+            event_time: info.state_time.map(format_rfc3339),
+            detail_type: info.detail_type.clone(),
+            attempt,
+            replay: false,
+        }
+    }
+
+    fn left(&self, deadline: SystemTime) -> Duration {
+        time_left(deadline, self.cfg.deadline_reserve, SystemTime::now())
+    }
+
+    /// The EventBridge entry. See the crate documentation.
+    ///
+    /// # Errors
+    /// [`HandlerError::CannotPark`] when neither queue accepted an undeliverable event.
+    pub async fn handle_event(
+        &self,
+        raw: &[u8],
+        deadline: SystemTime,
+    ) -> Result<EventOutcome, HandlerError> {
+        let info = match parse_event(raw) {
+            Ok(info) => info,
+            Err(invalid) => {
+                let mut env = EnvelopeV1::new(raw, None);
+                env.reason = Some(Reason::InvalidEvent);
+                env.last_error = Some(invalid.to_string());
+                warn!(outcome = "invalid_event", error = %invalid, bytes = raw.len(), "not an EventBridge event; parking it");
+                self.park(&env, "-").await?;
+                return Ok(EventOutcome::Parked(Reason::InvalidEvent));
+            }
+        };
+        let mut env = EnvelopeV1::new(raw, Some(&info));
+        let mut retry_after = None;
+        let mut attempt = 0u32;
+        loop {
+            let left = self.left(deadline);
+            if left.is_zero() {
+                break;
+            }
+            attempt += 1;
+            let now = SystemTime::now();
+            env.attempts = attempt;
+            env.record_attempt(now);
+            let res = self
+                .wfm
+                .post(
+                    &self.delivery(raw, &info, attempt),
+                    self.cfg.timeout.min(left),
+                )
+                .await;
+            let v = verdict(
+                &res,
+                &self.cfg.transient,
+                self.cfg.retry_after_cap,
+                SystemTime::now(),
+            );
+            log_attempt(&info, attempt, &res, &v);
+            match v {
+                Verdict::Delivered { .. } => return Ok(EventOutcome::Delivered),
+                Verdict::Park {
+                    reason,
+                    status,
+                    error,
+                    excerpt,
+                } => {
+                    env.reason = Some(reason);
+                    env.last_status = Some(status);
+                    env.last_error = Some(error);
+                    env.excerpt = Some(excerpt);
+                    self.park(&env, &info.id).await?;
+                    return Ok(EventOutcome::Parked(reason));
+                }
+                Verdict::Transient {
+                    status,
+                    retry_after: hint,
+                    error,
+                    excerpt,
+                } => {
+                    env.last_status = status;
+                    env.last_error = Some(error);
+                    env.excerpt = excerpt;
+                    retry_after = hint;
+                    let next = after_inline_transient(InlineState {
+                        attempts: attempt,
+                        max_attempts: self.cfg.inline_attempts,
+                        backoff: full_jitter(
+                            attempt,
+                            self.cfg.backoff_base,
+                            self.cfg.backoff_cap,
+                            rand::random::<f64>(),
+                        ),
+                        retry_after: hint,
+                        max_wait: self.cfg.inline_max_wait,
+                        time_left: Some(self.left(deadline)),
+                    });
+                    match next {
+                        InlineNext::RetryAfter(wait) => tokio::time::sleep(wait).await,
+                        InlineNext::Enqueue => break,
+                    }
+                }
+            }
+        }
+        let now = SystemTime::now();
+        let delay = enqueue_delay(&self.cfg.schedule, retry_after, now);
+        env.not_before = delay.not_before.map(format_rfc3339);
+        match self
+            .queues
+            .send(&self.cfg.retry_queue_url, &env, delay.delay_s)
+            .await
+        {
+            Ok(sent) => {
+                info!(event_id = %info.id, key = %info.key, outcome = "queued", attempt, delay_s = delay.delay_s,
+                    not_before = env.not_before.as_deref().unwrap_or(""), message_id = %sent.message_id,
+                    claim_check = sent.claim_check.is_some(), "handed to the retry queue");
+                Ok(EventOutcome::Queued)
+            }
+            Err(e) => {
+                error!(event_id = %info.id, key = %info.key, error = %e, "retry queue refused the event; parking it in the DLQ instead");
+                let oversize = matches!(e, QueueError::Oversize { .. });
+                env.reason = Some(if oversize {
+                    Reason::Oversize
+                } else {
+                    Reason::TransientExhausted
+                });
+                env.last_error = Some(format!(
+                    "{}; the retry queue refused it: {e}",
+                    env.last_error.as_deref().unwrap_or("")
+                ));
+                self.park(&env, &info.id).await?;
+                Ok(EventOutcome::Parked(env.effective_reason()))
+            }
+        }
+    }
+
+    /// Sends `env` to the DLQ.
+    async fn park(&self, env: &EnvelopeV1, event_id: &str) -> Result<(), HandlerError> {
+        match self.queues.send(&self.cfg.dlq_url, env, 0).await {
+            Ok(sent) => {
+                warn!(event_id, key = env.key.as_deref().unwrap_or(""), user_id = env.user_id.as_deref().unwrap_or(""),
+                    topic = env.topic.as_deref().unwrap_or(""), attempt = env.attempts, status = env.last_status,
+                    outcome = "parked", reason = env.effective_reason().as_str(), message_id = %sent.message_id,
+                    "parked in the dead-letter queue");
+                Ok(())
+            }
+            Err(source) => {
+                error!(event_id, error = %source, "cannot park in the dead-letter queue");
+                Err(HandlerError::CannotPark {
+                    event_id: event_id.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
+
+    /// The SQS entry: returns the partial batch response. Records are handled concurrently (at
+    /// most `BATCH_CONCURRENCY`); a record not started before the deadline reserve is listed
+    /// without a POST.
+    pub async fn handle_batch(&self, raw: &[u8], deadline: SystemTime) -> SqsBatchResponse {
+        #[derive(serde::Deserialize)]
+        struct Batch {
+            #[serde(rename = "Records")]
+            records: Vec<Box<RawValue>>,
+        }
+        let records = serde_json::from_slice::<Batch>(raw)
+            .map(|b| b.records)
+            .unwrap_or_default();
+        let results: Vec<RecordResult> = futures_util::stream::iter(records)
+            .map(|r| self.handle_record(r, deadline))
+            .buffer_unordered(self.cfg.batch_concurrency)
+            .collect()
+            .await;
+        let mut resp = SqsBatchResponse::default();
+        for r in results {
+            if let RecordResult::Failed(id) = r {
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = id;
+                resp.batch_item_failures.push(f);
+            }
+        }
+        resp
+    }
+
+    async fn handle_record(&self, rec: Box<RawValue>, deadline: SystemTime) -> RecordResult {
+        let msg: SqsMessage = match serde_json::from_str(rec.get()) {
+            Ok(m) => m,
+            Err(e) => {
+                // Unreadable record: park its raw JSON; list it only if it has a usable id.
+                let id = serde_json::from_str::<HashMap<String, Box<RawValue>>>(rec.get())
+                    .ok()
+                    .and_then(|m| {
+                        m.get("messageId")
+                            .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
+                    })
+                    .filter(|id| !id.is_empty());
+                let mut env = EnvelopeV1::new(rec.get().as_bytes(), None);
+                env.reason = Some(Reason::InvalidEvent);
+                env.last_error = Some(format!("unreadable SQS record: {e}"));
+                return match (self.park(&env, "-").await, id) {
+                    (Err(_), Some(id)) => RecordResult::Failed(id),
+                    _ => RecordResult::Done,
+                };
+            }
+        };
+        let Some(id) = msg.message_id.clone().filter(|id| !id.is_empty()) else {
+            // Without a messageId the record cannot be listed (an empty itemIdentifier fails the
+            // whole batch, case C05): park it and report success.
+            let mut env = EnvelopeV1::new(msg.body.as_deref().unwrap_or("").as_bytes(), None);
+            env.reason = Some(Reason::InvalidEvent);
+            env.last_error = Some("SQS record without messageId".into());
+            let _ = self.park(&env, "-").await;
+            return RecordResult::Done;
+        };
+        if self.left(deadline).is_zero() {
+            return RecordResult::Failed(id);
+        }
+        match self.process_record(&msg, deadline).await {
+            Ok(()) => RecordResult::Done,
+            Err(()) => RecordResult::Failed(id),
+        }
+    }
+
+    /// `Ok` when the record may be deleted (delivered or parked), `Err` to list it.
+    async fn process_record(&self, msg: &SqsMessage, deadline: SystemTime) -> Result<(), ()> {
+        let body = msg.body.as_deref().unwrap_or("");
+        let receipt = msg.receipt_handle.as_deref().unwrap_or("");
+        let message_id = msg.message_id.as_deref().unwrap_or("");
+        let receive_count: u32 = msg
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1)
+            .max(1);
+        let (mut env, raw) = match classify_queue_body(body) {
+            QueueBody::Invalid(why) => {
+                let mut env = EnvelopeV1::new(body.as_bytes(), None);
+                env.reason = Some(Reason::InvalidEvent);
+                env.last_error = Some(why);
+                warn!(
+                    message_id,
+                    outcome = "invalid_event",
+                    "unreadable retry-queue message; parking it"
+                );
+                return self.park(&env, "-").await.map_err(|_| ());
+            }
+            QueueBody::RawEvent => {
+                let info = parse_event(body.as_bytes()).ok();
+                (
+                    EnvelopeV1::new(body.as_bytes(), info.as_ref()),
+                    body.as_bytes().to_vec(),
+                )
+            }
+            QueueBody::Envelope(env) => match self.queues.event_bytes(&env).await {
+                Ok(raw) => (*env, raw),
+                Err(e) => {
+                    error!(message_id, error = %e, "cannot read the claim-checked event; will retry");
+                    return Err(());
+                }
+            },
+        };
+        let info = match parse_event(&raw) {
+            Ok(info) => info,
+            Err(invalid) => {
+                env.reason = Some(Reason::InvalidEvent);
+                env.last_error = Some(invalid.to_string());
+                return self.park(&env, "-").await.map_err(|_| ());
+            }
+        };
+        let now = SystemTime::now();
+        let wait = env
+            .not_before
+            .as_deref()
+            .and_then(parse_rfc3339)
+            .and_then(|nb| nb.duration_since(now).ok())
+            .filter(|w| !w.is_zero());
+        if let Some(wait) = wait {
+            info!(event_id = %info.id, key = %info.key, outcome = "waiting", wait_s = wait.as_secs(),
+                "not before the server's Retry-After; extending the visibility timeout");
+            self.extend(receipt, visibility_secs(wait), &info.id).await;
+            return Err(());
+        }
+        let attempt = env.attempts + receive_count;
+        env.attempts = attempt;
+        env.record_attempt(now);
+        let left = self.left(deadline);
+        if left.is_zero() {
+            return Err(());
+        }
+        let res = self
+            .wfm
+            .post(
+                &self.delivery(&raw, &info, attempt),
+                self.cfg.timeout.min(left),
+            )
+            .await;
+        let v = verdict(
+            &res,
+            &self.cfg.transient,
+            self.cfg.retry_after_cap,
+            SystemTime::now(),
+        );
+        log_attempt(&info, attempt, &res, &v);
+        match v {
+            Verdict::Delivered { .. } => Ok(()),
+            Verdict::Park {
+                reason,
+                status,
+                error,
+                excerpt,
+            } => {
+                env.reason = Some(reason);
+                env.last_status = Some(status);
+                env.last_error = Some(error);
+                env.excerpt = Some(excerpt);
+                self.park(&env, &info.id).await.map_err(|_| ())
+            }
+            Verdict::Transient {
+                status,
+                retry_after,
+                error,
+                excerpt,
+            } => match after_queued_transient(receive_count, &self.cfg.schedule, retry_after) {
+                QueuedNext::Retry { visibility_s } => {
+                    self.extend(receipt, visibility_s, &info.id).await;
+                    Err(())
+                }
+                QueuedNext::Exhausted => {
+                    env.reason = Some(Reason::TransientExhausted);
+                    env.last_status = status;
+                    env.last_error = Some(error);
+                    env.excerpt = excerpt;
+                    self.park(&env, &info.id).await.map_err(|_| ())
+                }
+            },
+        }
+    }
+
+    /// Best effort: if it fails, the queue's default visibility timeout applies.
+    async fn extend(&self, receipt: &str, secs: u32, event_id: &str) {
+        if let Err(e) = self
+            .queues
+            .change_visibility(&self.cfg.retry_queue_url, receipt, secs)
+            .await
+        {
+            warn!(event_id, error = %e, "could not set the visibility timeout; the queue default applies");
+        }
+    }
+}
+
+fn log_attempt(info: &EventInfo, attempt: u32, res: &AttemptResult, v: &Verdict) {
+    let (status, latency_ms) = match res {
+        AttemptResult::Answered {
+            status, latency_ms, ..
+        } => (Some(*status), *latency_ms),
+        AttemptResult::Transport { latency_ms, .. } => (None, *latency_ms),
+    };
+    let outcome = match v {
+        Verdict::Delivered { .. } => "delivered",
+        Verdict::Transient { .. } => "transient",
+        Verdict::Park { reason, .. } => reason.as_str(),
+    };
+    let err = match v {
+        Verdict::Transient { error, .. } | Verdict::Park { error, .. } => error.as_str(),
+        Verdict::Delivered { .. } => "",
+    };
+    info!(event_id = %info.id, key = %info.key, user_id = info.user_id.as_deref().unwrap_or(""),
+        topic = info.topic(), attempt, status, latency_ms, outcome, error = err, "WFM attempt");
+}
+
+/// Installs the JSON log subscriber: one JSON object per line on stdout, level from `RUST_LOG`
+/// (default `info`). Lambda forwards stdout to CloudWatch Logs.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_target(false)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(status: u16, retry_after: Option<&str>) -> AttemptResult {
+        AttemptResult::Answered {
+            status,
+            retry_after: retry_after.map(str::to_owned),
+            excerpt: "body".into(),
+            latency_ms: 1,
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        let t = TransientStatuses::default();
+        let cap = Duration::from_secs(43_200);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(
+            verdict(&answered(202, None), &t, cap, now),
+            Verdict::Delivered { status: 202 }
+        );
+        assert!(matches!(
+            verdict(&answered(400, None), &t, cap, now),
+            Verdict::Park {
+                reason: Reason::Rejected,
+                status: 400,
+                ..
+            }
+        ));
+        assert!(matches!(
+            verdict(&answered(410, None), &t, cap, now),
+            Verdict::Park {
+                reason: Reason::Gone,
+                ..
+            }
+        ));
+        assert!(matches!(
+            verdict(&answered(302, None), &t, cap, now),
+            Verdict::Park {
+                reason: Reason::Rejected,
+                status: 302,
+                ..
+            }
+        ));
+        match verdict(&answered(429, Some("99999999")), &t, cap, now) {
+            Verdict::Transient {
+                status,
+                retry_after,
+                ..
+            } => {
+                assert_eq!(status, Some(429));
+                assert_eq!(retry_after, Some(cap));
+            }
+            other => panic!("{other:?}"),
+        }
+        match verdict(&answered(503, Some("soon")), &t, cap, now) {
+            Verdict::Transient { retry_after, .. } => assert_eq!(retry_after, None),
+            other => panic!("{other:?}"),
+        }
+        let transport = AttemptResult::Transport {
+            kind: wfm_relay_aws::wfm::TransportKind::Timeout,
+            message: "timed out".into(),
+            latency_ms: 5,
+        };
+        assert!(matches!(
+            verdict(&transport, &t, cap, now),
+            Verdict::Transient { status: None, .. }
+        ));
+    }
+
+    #[test]
+    fn raw_value_survives_the_runtime_deserializer() {
+        // lambda_runtime deserialises payloads through serde_path_to_error; a Box<RawValue>
+        // must come out byte for byte, lone surrogate escapes included (case C14).
+        let src = br#"{"a": "On a break \ud83d", "b": [1, 2]}"#;
+        let jd = &mut serde_json::Deserializer::from_slice(src);
+        let raw: Box<RawValue> = serde_path_to_error::deserialize(jd).expect("raw");
+        assert_eq!(raw.get().as_bytes(), src);
+    }
+}

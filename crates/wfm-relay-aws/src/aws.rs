@@ -1,0 +1,36 @@
+//! AWS configuration and clients, built once per process.
+
+use aws_config::BehaviorVersion;
+
+/// The SQS and S3 clients of one process, built from one shared AWS configuration.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    /// Amazon SQS client.
+    pub sqs: aws_sdk_sqs::Client,
+    /// Amazon S3 client.
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl AwsClients {
+    /// Loads the default AWS configuration (region, credentials, and `AWS_ENDPOINT_URL` /
+    /// `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL_S3` for emulators; AWS SDK developer guide,
+    /// "Service-specific endpoints") and builds the clients.
+    ///
+    /// S3 uses path-style addressing when a custom endpoint is configured (emulators such as moto
+    /// serve buckets by path) or when `S3_FORCE_PATH_STYLE=true`; virtual-hosted style otherwise,
+    /// as AWS recommends.
+    pub async fn from_env() -> Self {
+        let conf = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL").is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let force_path =
+            custom_endpoint || std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
+        let s3_conf = aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(force_path)
+            .build();
+        AwsClients {
+            sqs: aws_sdk_sqs::Client::new(&conf),
+            s3: aws_sdk_s3::Client::from_conf(s3_conf),
+        }
+    }
+}
