@@ -1,1 +1,9 @@
-fn main() {}
+//! Integration tests: the real adapters against moto server (`AWS_ENDPOINT_URL`, started by
+//! `infra/test.sh`), a scripted WFM server on loopback, and the forwarder binary behind a local
+//! Lambda Runtime API.
+
+mod eventbridge_cases;
+mod lambda_process;
+mod sqs_cases;
+mod support;
+mod template;

@@ -351,14 +351,17 @@ impl Queues {
         }
         match req.send().await {
             Ok(out) => {
+                // Only ids of this request count: a malformed answer naming others is ignored.
+                let asked = |id: &str| entries.iter().any(|e| e.id == id);
                 let sent = out
                     .successful()
                     .iter()
                     .map(|s| s.id().to_owned())
+                    .filter(|id| asked(id))
                     .collect::<Vec<_>>();
                 let mut failed = Vec::new();
                 let mut retryable = Vec::new();
-                for f in out.failed() {
+                for f in out.failed().iter().filter(|f| asked(f.id())) {
                     failed.push((
                         f.id().to_owned(),
                         format!("{}: {}", f.code(), f.message().unwrap_or("")),

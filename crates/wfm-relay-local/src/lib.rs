@@ -1,1 +1,19 @@
-//! wfm-relay-local
+//! Local stand-ins for the demo and the integration tests; everything binds `127.0.0.1:0`.
+//!
+//! - [`wfm_server`]: a scripted WFM HTTP/1.1 server (keep-alive, delays, resets, hangs, stale
+//!   keep-alive connections) that records every request.
+//! - [`runtime_api`]: a local AWS Lambda Runtime API (2018-06-01) that runs a real Lambda binary
+//!   with real deadlines.
+//! - [`esm`]: a stand-in for Lambda's SQS event source mapping with partial batch responses.
+//! - [`fault_proxy`]: a proxy in front of moto that fails or rewrites AWS calls by `X-Amz-Target`.
+
+pub mod esm;
+pub mod fault_proxy;
+mod http_server;
+pub mod runtime_api;
+pub mod wfm_server;
+
+pub use esm::{BatchReport, EsmError, SqsEventSourceMapping};
+pub use fault_proxy::{Fault, FaultProxy};
+pub use runtime_api::{FunctionProcess, InvokeError, InvokeOutcome, RuntimeApi};
+pub use wfm_server::{Recorded, Reply, ReplyKind, Script, ScriptedWfm};

@@ -1,0 +1,360 @@
+//! An HTTP proxy in front of an AWS emulator (moto server) that injects faults into selected AWS
+//! calls. moto cannot fail at the transport level, so the proxy does: requests are matched by
+//! their `X-Amz-Target` header (AWS JSON protocol, e.g. `AmazonSQS.SendMessage`).
+//!
+//! The proxy forwards the method, path and query, headers (except `Host`, `Content-Length` and
+//! hop-by-hop headers) and body to the upstream, and relays status, headers (minus hop-by-hop
+//! ones; `Content-Length` is recomputed) and body. moto does not check SigV4 signatures, so the
+//! changed `Host` does no harm.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName};
+use hyper::{Request, Response};
+
+use crate::http_server::{self, BoxError, ConnCtx, Handler, HandlerFuture, Stopper};
+
+/// The request header that selects a fault.
+pub const TARGET_HEADER: &str = "x-amz-target";
+
+/// Time limit of one upstream call: 60 s (longer than SQS's 20 s long poll).
+pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A function that rewrites an upstream response body.
+pub type RewriteFn = Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
+
+/// What to do with requests of one `X-Amz-Target`.
+#[derive(Clone)]
+pub enum Fault {
+    /// Read the request, then close the connection without a response (the SDK sees a dispatch
+    /// failure / connection closed). Upstream is not called.
+    Reset,
+    /// Answer this status, body and `Content-Type` without calling upstream.
+    Respond {
+        /// HTTP status code.
+        status: u16,
+        /// Response body.
+        body: String,
+        /// `Content-Type` of the response, e.g. `application/x-amz-json-1.0`.
+        content_type: String,
+    },
+    /// Forward, then replace the upstream response body with the function's result (status and
+    /// headers are kept; `Content-Length` is recomputed).
+    Rewrite(RewriteFn),
+}
+
+impl std::fmt::Debug for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::Reset => f.write_str("Reset"),
+            Fault::Respond {
+                status,
+                body,
+                content_type,
+            } => f
+                .debug_struct("Respond")
+                .field("status", status)
+                .field("body", body)
+                .field("content_type", content_type)
+                .finish(),
+            Fault::Rewrite(_) => f.write_str("Rewrite(..)"),
+        }
+    }
+}
+
+struct Shared {
+    upstream: String,
+    client: reqwest::Client,
+    faults: Mutex<HashMap<String, Fault>>,
+    counts: Mutex<HashMap<String, usize>>,
+    bodies: Mutex<HashMap<String, Vec<Bytes>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Handle to a running fault-injecting proxy on `127.0.0.1:0`. Clones share the proxy; it stops
+/// when the last handle is dropped or on [`FaultProxy::shutdown`].
+#[derive(Clone)]
+pub struct FaultProxy {
+    shared: Arc<Shared>,
+    stopper: Arc<Stopper>,
+    addr: std::net::SocketAddr,
+}
+
+impl std::fmt::Debug for FaultProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultProxy")
+            .field("addr", &self.addr)
+            .field("upstream", &self.shared.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FaultProxy {
+    /// Starts the proxy in front of `upstream` (e.g. `http://127.0.0.1:5000`; a trailing `/` is
+    /// ignored).
+    ///
+    /// # Errors
+    /// When the socket cannot be bound or the HTTP client cannot be built.
+    pub async fn start(upstream: String) -> std::io::Result<FaultProxy> {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(UPSTREAM_TIMEOUT)
+            .build()
+            .map_err(std::io::Error::other)?;
+        let shared = Arc::new(Shared {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            client,
+            faults: Mutex::new(HashMap::new()),
+            counts: Mutex::new(HashMap::new()),
+            bodies: Mutex::new(HashMap::new()),
+        });
+        let for_handler = Arc::clone(&shared);
+        let handler: Handler = Arc::new(move |ctx, req| handle(Arc::clone(&for_handler), ctx, req));
+        let server = http_server::serve(handler).await?;
+        Ok(FaultProxy {
+            shared,
+            stopper: server.stopper,
+            addr: server.addr,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`: the endpoint URL to give the AWS SDK (`AWS_ENDPOINT_URL`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Sets (`Some`) or clears (`None`) the fault for requests whose `X-Amz-Target` equals
+    /// `target` (exact match, e.g. `AmazonSQS.SendMessageBatch`).
+    pub fn set_fault(&self, target: &str, fault: Option<Fault>) {
+        let mut faults = lock(&self.shared.faults);
+        match fault {
+            Some(fault) => faults.insert(target.to_owned(), fault),
+            None => faults.remove(target),
+        };
+    }
+
+    /// Number of requests seen with `X-Amz-Target: target`, faulted or not.
+    pub fn count(&self, target: &str) -> usize {
+        lock(&self.shared.counts).get(target).copied().unwrap_or(0)
+    }
+
+    /// The request bodies seen with `X-Amz-Target: target`, in arrival order (e.g. the JSON of
+    /// each `AmazonSQS.SendMessage`, with its `DelaySeconds` that no SQS API returns later).
+    pub fn bodies(&self, target: &str) -> Vec<Vec<u8>> {
+        lock(&self.shared.bodies)
+            .get(target)
+            .map(|v| v.iter().map(|b| b.to_vec()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Stops the proxy and closes its open connections.
+    pub async fn shutdown(self) {
+        self.stopper.stop().await;
+    }
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones the proxy recomputes.
+fn is_dropped(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+            | "content-length"
+    )
+}
+
+fn filtered(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if !is_dropped(name) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+fn handle(shared: Arc<Shared>, _ctx: ConnCtx, req: Request<Incoming>) -> HandlerFuture {
+    Box::pin(async move {
+        let (parts, body) = req.into_parts();
+        let body = body.collect().await?.to_bytes();
+        let target = parts
+            .headers
+            .get(TARGET_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let fault = match &target {
+            Some(target) => {
+                *lock(&shared.counts).entry(target.clone()).or_insert(0) += 1;
+                lock(&shared.bodies)
+                    .entry(target.clone())
+                    .or_default()
+                    .push(body.clone());
+                lock(&shared.faults).get(target).cloned()
+            }
+            None => None,
+        };
+        let rewrite = match fault {
+            Some(Fault::Reset) => return Err(BoxError::from("injected reset")),
+            Some(Fault::Respond {
+                status,
+                body,
+                content_type,
+            }) => {
+                return http_server::response(
+                    status,
+                    &[("content-type".to_owned(), content_type)],
+                    body,
+                );
+            }
+            Some(Fault::Rewrite(f)) => Some(f),
+            None => None,
+        };
+        let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let url = format!("{}{path_and_query}", shared.upstream);
+        let upstream = shared
+            .client
+            .request(parts.method, url)
+            .headers(filtered(&parts.headers))
+            .body(body)
+            .send()
+            .await;
+        let upstream = match upstream {
+            Ok(resp) => resp,
+            Err(e) => {
+                return http_server::response(
+                    502,
+                    &[("content-type".to_owned(), "text/plain".to_owned())],
+                    format!("fault proxy: upstream failed: {e}"),
+                );
+            }
+        };
+        let status = upstream.status();
+        let headers = filtered(upstream.headers());
+        let mut body = upstream.bytes().await?;
+        if let Some(f) = rewrite {
+            body = Bytes::from(f(&body));
+        }
+        let mut resp = Response::new(Full::new(body));
+        *resp.status_mut() = status;
+        *resp.headers_mut() = headers;
+        // hyper sets Content-Length from the full body.
+        resp.headers_mut().remove(header::CONTENT_LENGTH);
+        Ok(resp)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wfm_server::{Reply, Script, ScriptedWfm};
+
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client")
+    }
+
+    #[tokio::test]
+    async fn forwards_and_injects_faults_by_target() {
+        let upstream = ScriptedWfm::start(Script::Sequence(vec![
+            Reply::status(200)
+                .header("content-type", "application/x-amz-json-1.0")
+                .header("x-amzn-requestid", "r-1")
+                .body(r#"{"MessageId":"m-1"}"#),
+        ]))
+        .await
+        .expect("upstream");
+        let proxy = FaultProxy::start(format!("http://{}/", upstream.addr()))
+            .await
+            .expect("proxy");
+        let c = client();
+        let send = |target: &'static str| {
+            c.post(format!("{}/queue/a?x=1", proxy.url()))
+                .header("X-Amz-Target", target)
+                .header("content-type", "application/x-amz-json-1.0")
+                .body(r#"{"QueueUrl":"q"}"#)
+                .send()
+        };
+
+        // Forwarded as is.
+        let resp = send("AmazonSQS.SendMessage").await.expect("forwarded");
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(resp.headers()["x-amzn-requestid"], "r-1");
+        assert_eq!(resp.text().await.expect("body"), r#"{"MessageId":"m-1"}"#);
+        let seen = upstream.requests();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].method, "POST");
+        assert_eq!(seen[0].path, "/queue/a");
+        assert_eq!(
+            seen[0].header("x-amz-target"),
+            Some("AmazonSQS.SendMessage")
+        );
+        assert_eq!(seen[0].body, br#"{"QueueUrl":"q"}"#);
+
+        // Respond without calling upstream.
+        proxy.set_fault(
+            "AmazonSQS.SendMessage",
+            Some(Fault::Respond {
+                status: 500,
+                body: r#"{"__type":"InternalError"}"#.to_owned(),
+                content_type: "application/x-amz-json-1.0".to_owned(),
+            }),
+        );
+        let resp = send("AmazonSQS.SendMessage").await.expect("faulted");
+        assert_eq!(resp.status().as_u16(), 500);
+        assert_eq!(
+            resp.text().await.expect("body"),
+            r#"{"__type":"InternalError"}"#
+        );
+        assert_eq!(upstream.requests().len(), 1);
+
+        // Other targets still pass; rewrite changes the body.
+        proxy.set_fault(
+            "AmazonSQS.SendMessageBatch",
+            Some(Fault::Rewrite(Arc::new(|b: &[u8]| {
+                let mut v = b"rewritten:".to_vec();
+                v.extend_from_slice(b);
+                v
+            }))),
+        );
+        let resp = send("AmazonSQS.SendMessageBatch").await.expect("rewritten");
+        assert_eq!(
+            resp.text().await.expect("body"),
+            r#"rewritten:{"MessageId":"m-1"}"#
+        );
+
+        // Reset closes the connection.
+        proxy.set_fault("AmazonSQS.DeleteMessage", Some(Fault::Reset));
+        assert!(send("AmazonSQS.DeleteMessage").await.is_err());
+
+        // Cleared: forwarded again.
+        proxy.set_fault("AmazonSQS.SendMessage", None);
+        let resp = send("AmazonSQS.SendMessage").await.expect("forwarded");
+        assert_eq!(resp.status().as_u16(), 200);
+
+        assert_eq!(proxy.count("AmazonSQS.SendMessage"), 3);
+        assert_eq!(proxy.count("AmazonSQS.SendMessageBatch"), 1);
+        assert_eq!(proxy.count("AmazonSQS.DeleteMessage"), 1);
+        assert_eq!(proxy.count("AmazonSQS.ReceiveMessage"), 0);
+        assert_eq!(upstream.requests().len(), 3);
+    }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: makes the venv (moto server, cfn-lint), starts moto on a free loopback port,
+# builds the Lambda binaries, runs `cargo test --locked` against it, and stops moto.
+# Extra arguments go to `cargo test` (e.g. `infra/test.sh c05`).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+state=$(mktemp -d "${TMPDIR:-/tmp}/wfm-relay-test.XXXXXX")
+trap '"$repo/infra/moto.sh" stop "$state"' EXIT
+eval "$("$repo/infra/moto.sh" start "$state")"
+echo "moto server at $AWS_ENDPOINT_URL (log: $state/moto.log)"
+cargo build --locked --bins
+cargo test --locked --workspace "$@"
