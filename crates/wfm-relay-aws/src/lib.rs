@@ -6,6 +6,7 @@
 //!   queue's `MaximumMessageSize` and the S3 claim check for oversize events.
 //! * [`aws`]: loading the shared AWS configuration once.
 
+pub mod archive;
 pub mod aws;
 pub mod queues;
 pub mod wfm;

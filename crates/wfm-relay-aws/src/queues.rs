@@ -393,3 +393,181 @@ impl Queues {
         }
     }
 }
+
+/// A message received from a queue.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// SQS `MessageId`.
+    pub message_id: String,
+    /// Receipt handle for delete / visibility calls.
+    pub receipt_handle: String,
+    /// Body text.
+    pub body: String,
+    /// `SentTimestamp` (when the message entered this queue; kept by a redrive).
+    pub sent_at: Option<std::time::SystemTime>,
+}
+
+/// Message counts of a queue (`ApproximateNumberOf…` attributes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Depth {
+    /// Visible messages.
+    pub visible: usize,
+    /// Received, not yet deleted nor visible again.
+    pub in_flight: usize,
+    /// Delayed messages.
+    pub delayed: usize,
+}
+
+impl Depth {
+    /// All messages in the queue.
+    pub fn total(&self) -> usize {
+        self.visible + self.in_flight + self.delayed
+    }
+}
+
+impl Queues {
+    fn call_error(operation: &'static str, queue: &str, e: impl std::error::Error) -> QueueError {
+        QueueError::Call {
+            operation,
+            queue: queue.to_owned(),
+            message: DisplayErrorContext(&e).to_string(),
+        }
+    }
+
+    /// ReceiveMessage: up to `max` (1–10) messages, hidden for `visibility_s` seconds, waiting up
+    /// to `wait_s` seconds (long poll) when none is visible.
+    ///
+    /// # Errors
+    /// [`QueueError::Call`] when the call fails.
+    pub async fn receive(
+        &self,
+        queue_url: &str,
+        max: i32,
+        visibility_s: i32,
+        wait_s: i32,
+    ) -> Result<Vec<Received>, QueueError> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(max.clamp(1, 10))
+            .visibility_timeout(visibility_s.clamp(0, 43_200))
+            .wait_time_seconds(wait_s.clamp(0, 20))
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp,
+            )
+            .send()
+            .await
+            .map_err(|e| Self::call_error("ReceiveMessage", queue_url, e))?;
+        Ok(out
+            .messages()
+            .iter()
+            .map(|m| Received {
+                message_id: m.message_id().unwrap_or_default().to_owned(),
+                receipt_handle: m.receipt_handle().unwrap_or_default().to_owned(),
+                body: m.body().unwrap_or_default().to_owned(),
+                sent_at: m
+                    .attributes()
+                    .and_then(|a| {
+                        a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp)
+                    })
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .map(|ms| std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)),
+            })
+            .collect())
+    }
+
+    /// DeleteMessageBatch in chunks of 10. Returns the message ids SQS confirmed deleted; the
+    /// others stay in the queue (they come back when their visibility timeout ends).
+    pub async fn delete_batch(&self, queue_url: &str, msgs: &[&Received]) -> Vec<String> {
+        let mut deleted = Vec::new();
+        for chunk in msgs.chunks(10) {
+            let mut req = self.sqs.delete_message_batch().queue_url(queue_url);
+            for (i, m) in chunk.iter().enumerate() {
+                if let Ok(e) = aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(&m.receipt_handle)
+                    .build()
+                {
+                    req = req.entries(e);
+                }
+            }
+            match req.send().await {
+                Ok(out) => {
+                    for s in out.successful() {
+                        if let Some(m) = s.id().parse::<usize>().ok().and_then(|i| chunk.get(i)) {
+                            deleted.push(m.message_id.clone());
+                        }
+                    }
+                    for f in out.failed() {
+                        tracing::warn!(
+                            queue = queue_url,
+                            code = f.code(),
+                            "DeleteMessageBatch entry failed"
+                        );
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(queue = queue_url, error = %DisplayErrorContext(&e), "DeleteMessageBatch failed")
+                }
+            }
+        }
+        deleted
+    }
+
+    /// Makes received messages visible again at once (ChangeMessageVisibilityBatch to 0), best
+    /// effort: a message whose change fails becomes visible when its timeout ends anyway.
+    pub async fn release(&self, queue_url: &str, msgs: &[&Received]) {
+        for chunk in msgs.chunks(10) {
+            let mut req = self
+                .sqs
+                .change_message_visibility_batch()
+                .queue_url(queue_url);
+            for (i, m) in chunk.iter().enumerate() {
+                if let Ok(e) =
+                    aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(&m.receipt_handle)
+                        .visibility_timeout(0)
+                        .build()
+                {
+                    req = req.entries(e);
+                }
+            }
+            if let Err(e) = req.send().await {
+                tracing::warn!(queue = queue_url, error = %DisplayErrorContext(&e), "ChangeMessageVisibilityBatch failed");
+            }
+        }
+    }
+
+    /// The queue's message counts.
+    ///
+    /// # Errors
+    /// [`QueueError::Call`] when GetQueueAttributes fails.
+    pub async fn depth(&self, queue_url: &str) -> Result<Depth, QueueError> {
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .map_err(|e| Self::call_error("GetQueueAttributes", queue_url, e))?;
+        let get = |a: QueueAttributeName| {
+            out.attributes()
+                .and_then(|m| m.get(&a))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(Depth {
+            visible: get(QueueAttributeName::ApproximateNumberOfMessages),
+            in_flight: get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+            delayed: get(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
+        })
+    }
+
+    /// The S3 client (for the archive).
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        &self.s3
+    }
+}

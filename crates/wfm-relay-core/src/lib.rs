@@ -15,4 +15,5 @@ pub mod envelope;
 pub mod event;
 pub mod key;
 pub mod policy;
+pub mod replay;
 pub mod timefmt;

@@ -1,0 +1,237 @@
+//! The replayer's request and report: versioned JSON, the same for the Lambda payload
+//! (`aws lambda invoke --payload '{"action":"stats"}'`) and for `relayctl --json`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use wfm_relay_core::replay::Filter;
+
+/// What to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Counts by topic, reason and status, depth and oldest age; consumes nothing.
+    Stats,
+    /// The first `limit` (default 10) matching dead letters, decoded, left in place.
+    Peek,
+    /// POST matching dead letters to WFM; deleted only after a 2xx.
+    Replay,
+    /// Move matching dead letters back to the retry queue (the normal schedule runs again).
+    Redrive,
+    /// Write matching dead letters to S3 (gzip JSON Lines), delete them after the PUT.
+    Archive,
+    /// POST the dead letters of an archive object or prefix to WFM.
+    ReplayArchive,
+}
+
+impl Action {
+    /// The kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Stats => "stats",
+            Action::Peek => "peek",
+            Action::Replay => "replay",
+            Action::Redrive => "redrive",
+            Action::Archive => "archive",
+            Action::ReplayArchive => "replay-archive",
+        }
+    }
+}
+
+/// Replay mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Every event, with its original event time and `X-Replay: true`.
+    #[default]
+    History,
+    /// Per user + topic only the newest state; the superseded ones are archived with reason
+    /// `superseded`.
+    Latest,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A replayer request, version 1. Unknown members are refused so a typo never widens an action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// Format version, 1.
+    #[serde(default = "one")]
+    pub v: u32,
+    /// The action.
+    pub action: Action,
+    /// Which dead letters (all when empty).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub filter: Filter,
+    /// At most this many matching dead letters (peek: default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// Report what would happen; change nothing, send nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    /// Replay mode (`replay` only).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub mode: Mode,
+    /// At most this many POSTs per second (replay, replay-archive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_s: Option<f64>,
+    /// POSTs in flight at once (default 4, 1–50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+    /// `replay-archive`: an object key (`….jsonl.gz`) or a key prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_key: Option<String>,
+    /// `replay-archive`: continue after this object key (set in a report's `next`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_after: Option<String>,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+impl Request {
+    /// A request for `action` with every option at its default.
+    pub fn new(action: Action) -> Self {
+        Request {
+            v: 1,
+            action,
+            filter: Filter::default(),
+            limit: None,
+            dry_run: false,
+            mode: Mode::History,
+            rate_per_s: None,
+            concurrency: None,
+            archive_key: None,
+            start_after: None,
+        }
+    }
+
+    /// Checks the request before anything is received.
+    ///
+    /// # Errors
+    /// A message naming the member at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.v != 1 {
+            return Err(format!("v {} is not supported (1 is)", self.v));
+        }
+        self.filter.validate()?;
+        if self.rate_per_s.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+            return Err("rate_per_s must be a positive number".into());
+        }
+        if self.concurrency.is_some_and(|c| !(1..=50).contains(&c)) {
+            return Err("concurrency must be 1..=50".into());
+        }
+        if self.action == Action::ReplayArchive && self.archive_key.is_none() {
+            return Err("replay-archive needs archive_key (an object key or a prefix)".into());
+        }
+        Ok(())
+    }
+}
+
+/// A decoded dead letter as `peek` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeekedLetter {
+    /// SQS message id in the DLQ.
+    pub message_id: String,
+    /// The shape it was stored in.
+    pub shape: wfm_relay_core::replay::Shape,
+    /// The decoded envelope.
+    pub letter: wfm_relay_core::envelope::EnvelopeV1,
+}
+
+/// DLQ statistics (`stats`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Messages in the DLQ when the action ended (visible + in flight + delayed).
+    pub depth: usize,
+    /// Age of the oldest dead letter seen, s (from its SQS `SentTimestamp`).
+    pub oldest_age_s: Option<u64>,
+    /// Matching letters per topic.
+    pub by_topic: BTreeMap<String, usize>,
+    /// Matching letters per reason token.
+    pub by_reason: BTreeMap<String, usize>,
+    /// Matching letters per last HTTP status (`none` when WFM never answered).
+    pub by_status: BTreeMap<String, usize>,
+}
+
+/// What an action did, version 1.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Format version, 1.
+    pub v: u32,
+    /// The action's name.
+    pub action: String,
+    /// Id of this run (archive object names carry it).
+    pub run_id: String,
+    /// Nothing was changed.
+    pub dry_run: bool,
+    /// Dead letters that matched the filter.
+    pub matched: usize,
+    /// POSTs answered 2xx (replay, replay-archive).
+    pub delivered: usize,
+    /// Letters that failed (POST not 2xx, or not movable); they stay in the DLQ.
+    pub failed: usize,
+    /// Letters looked at that did not match, or could not be sent (invalid events).
+    pub skipped: usize,
+    /// Letters superseded by a newer state (replay `latest`), archived.
+    pub superseded: usize,
+    /// Letters written to S3 and deleted from the DLQ.
+    pub archived: usize,
+    /// Letters moved to the retry queue.
+    pub redriven: usize,
+    /// Messages left in the DLQ at the end.
+    pub remaining: usize,
+    /// S3 object keys written.
+    pub keys: Vec<String>,
+    /// `stats` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Stats>,
+    /// `peek` only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub letters: Vec<PeekedLetter>,
+    /// Why the action stopped before it ran out of work (`deadline`, `limit`), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// The request to send next to continue, when work is left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Request>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_sample_json_round_trips() {
+        let sample = r#"{"action":"replay","filter":{"topic":"v2.users.*.presence","reason":"transient_exhausted",
+            "from":"2026-03-02T00:00:00Z"},"limit":100,"dry_run":true,"mode":"latest","rate_per_s":20.0}"#;
+        let r: Request = serde_json::from_str(sample).expect("decodes");
+        assert_eq!(r.v, 1);
+        assert_eq!(r.action, Action::Replay);
+        assert_eq!(r.mode, Mode::Latest);
+        assert_eq!(r.limit, Some(100));
+        assert!(r.validate().is_ok());
+        let back: Request =
+            serde_json::from_str(&serde_json::to_string(&r).expect("ser")).expect("de");
+        assert_eq!(back, r);
+        assert_eq!(
+            serde_json::to_string(&Request::new(Action::Stats)).expect("ser"),
+            r#"{"v":1,"action":"stats"}"#
+        );
+    }
+
+    #[test]
+    fn request_errors() {
+        assert!(serde_json::from_str::<Request>(r#"{"action":"replay","filtr":{}}"#).is_err());
+        assert!(serde_json::from_str::<Request>(r#"{"action":"purge"}"#).is_err());
+        let mut r = Request::new(Action::ReplayArchive);
+        assert!(r.validate().is_err());
+        r.archive_key = Some("dead-letters/".into());
+        assert!(r.validate().is_ok());
+        r.rate_per_s = Some(0.0);
+        assert!(r.validate().is_err());
+    }
+}
