@@ -147,3 +147,74 @@ async fn forwarder_binary_fails_the_invocation_when_nothing_can_park_the_event()
         }
     }
 }
+
+/// `target/<profile>/wfm-relay-replayer`.
+fn replayer_binary() -> PathBuf {
+    forwarder_binary().with_file_name("wfm-relay-replayer")
+}
+
+#[tokio::test]
+async fn replayer_binary_answers_a_json_request_through_the_runtime_api() {
+    let stack = Stack::create(StackOptions::default()).await;
+    let wfm = wfm(&[200]).await;
+    stack
+        .park(
+            &fixture("presence-break.json"),
+            wfm_relay_core::envelope::Reason::TransientExhausted,
+            3,
+        )
+        .await;
+    stack
+        .park(
+            &fixture("activity.json"),
+            wfm_relay_core::envelope::Reason::Rejected,
+            1,
+        )
+        .await;
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let env: Vec<(String, String)> = stack
+        .env(&wfm.url(), &[("FUNCTION_TIMEOUT_S", "900")])
+        .into_iter()
+        .collect();
+    let log = std::env::temp_dir().join(format!("{}.log", unique("replayer")));
+    let _proc = api
+        .spawn_function(&replayer_binary(), "wfm-relay-replayer", &env, Some(&log))
+        .expect("spawn");
+
+    let stats = invoke_json(&api, br#"{"action":"stats"}"#.to_vec()).await;
+    assert_eq!(stats["matched"], 2);
+    assert_eq!(
+        stats["stats"]["by_reason"],
+        json!({"rejected": 1, "transient_exhausted": 1})
+    );
+    assert_eq!(stats["stats"]["depth"], 2);
+
+    let replay = invoke_json(
+        &api,
+        br#"{"action":"replay","filter":{"reason":"transient_exhausted"}}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (
+            replay["matched"].clone(),
+            replay["delivered"].clone(),
+            replay["remaining"].clone()
+        ),
+        (json!(1), json!(1), json!(1))
+    );
+    assert_eq!(wfm.requests().len(), 1);
+
+    match api
+        .invoke(br#"{"action":"purge"}"#.to_vec(), Duration::from_secs(30))
+        .await
+        .expect("finished")
+    {
+        InvokeOutcome::Error { error_message, .. } => {
+            assert!(error_message.contains("invalid request"), "{error_message}")
+        }
+        InvokeOutcome::Response(b) => panic!(
+            "an unknown action must fail, got {}",
+            String::from_utf8_lossy(&b)
+        ),
+    }
+}

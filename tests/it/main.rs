@@ -4,6 +4,7 @@
 
 mod eventbridge_cases;
 mod lambda_process;
+mod replayer;
 mod sqs_cases;
 mod support;
 mod template;

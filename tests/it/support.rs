@@ -288,3 +288,105 @@ pub fn replies(list: &Value) -> Vec<wfm_relay_local::wfm_server::Reply> {
         })
         .collect()
 }
+
+impl Stack {
+    /// A replayer with the real adapters against moto.
+    pub fn replayer(&self, wfm_url: &str, extra: &[(&str, &str)]) -> wfm_relay_replayer::Replayer {
+        let env = self.env(wfm_url, extra);
+        let cfg = ForwarderConfig::from_lookup(|k| env.get(k).cloned()).expect("valid config");
+        let wfm = WfmClient::new(&WfmSettings::from(&cfg)).expect("client");
+        let queues = Queues::new(
+            self.aws.sqs.clone(),
+            self.aws.s3.clone(),
+            cfg.archive_bucket.clone(),
+            cfg.archive_prefix.clone(),
+        );
+        wfm_relay_replayer::Replayer::new(cfg, wfm, queues)
+    }
+
+    /// Puts `event` in the DLQ as the forwarder parks it (reason, attempts, last status).
+    pub async fn park(
+        &self,
+        event: &[u8],
+        reason: wfm_relay_core::envelope::Reason,
+        attempts: u32,
+    ) {
+        let info = wfm_relay_core::event::parse_event(event).ok();
+        let mut env = EnvelopeV1::new(event, info.as_ref());
+        env.reason = Some(reason);
+        env.attempts = attempts;
+        env.last_status = Some(503);
+        self.aws
+            .sqs
+            .send_message()
+            .queue_url(&self.dlq_url)
+            .message_body(env.to_json())
+            .send()
+            .await
+            .expect("park");
+    }
+
+    /// Messages visible in `url` right now (received, then made visible again).
+    pub async fn visible_now(&self, url: &str) -> usize {
+        let mut n = 0;
+        let mut handles = Vec::new();
+        for _ in 0..50 {
+            let r = self
+                .aws
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .visibility_timeout(30)
+                .send()
+                .await
+                .expect("receive");
+            let msgs = r.messages.unwrap_or_default();
+            if msgs.is_empty() {
+                break;
+            }
+            n += msgs.len();
+            handles.extend(msgs.into_iter().filter_map(|m| m.receipt_handle));
+        }
+        for h in handles {
+            let _ = self
+                .aws
+                .sqs
+                .change_message_visibility()
+                .queue_url(url)
+                .receipt_handle(h)
+                .visibility_timeout(0)
+                .send()
+                .await;
+        }
+        n
+    }
+}
+
+/// A Genesys presence event with the given id, user and state time.
+pub fn presence_event(id: &str, user: &str, modified: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "version": "0",
+        "id": id,
+        "detail-type": "v2.users.{id}.presence",
+        "source": "aws.partner/genesys.com/cloud/0f0f0f0f-0000-4000-8000-000000000001/wfm-relay-test",
+        "account": "123456789012",
+        "time": "2026-03-02T09:20:00Z",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": {
+            "topicName": format!("v2.users.{user}.presence"),
+            "version": "2",
+            "eventBody": {
+                "source": "PURECLOUD",
+                "presenceDefinition": {"id": "6a3af858-0000-4000-8000-00000000beef", "systemPresence": "AVAILABLE"},
+                "primary": true,
+                "message": "",
+                "modifiedDate": modified
+            },
+            "metadata": {"CorrelationId": "c0ffee00-0000-4000-8000-000000000001"},
+            "timestamp": modified
+        }
+    }))
+    .expect("json")
+}

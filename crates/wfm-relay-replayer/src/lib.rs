@@ -231,6 +231,8 @@ impl Replayer {
         });
         let dlq = self.cfg.dlq_url.clone();
         let mut seen: HashSet<String> = HashSet::new();
+        // Copies this run wrote back (failed replays with updated history): held, not retried.
+        let mut rewritten: HashSet<String> = HashSet::new();
         let mut held: Vec<Received> = Vec::new();
         let mut collected: Vec<Letter> = Vec::new();
         let mut stats = Stats::default();
@@ -266,6 +268,10 @@ impl Replayer {
             let mut cycled = false;
             let mut matched_page = Vec::new();
             for msg in page {
+                if rewritten.contains(&msg.message_id) {
+                    held.push(msg);
+                    continue;
+                }
                 if !seen.insert(msg.message_id.clone()) {
                     // Seen already in this run: the queue has come round; stop here.
                     cycled = true;
@@ -307,7 +313,14 @@ impl Replayer {
                 }
                 (Action::Replay, false, Mode::History) => {
                     let failed = self
-                        .replay_page(matched_page, deadline, &pacer, report, req.concurrency)
+                        .replay_page(
+                            matched_page,
+                            deadline,
+                            &pacer,
+                            report,
+                            req.concurrency,
+                            &mut rewritten,
+                        )
                         .await;
                     held.extend(failed);
                 }
@@ -361,8 +374,15 @@ impl Replayer {
                         continue;
                     }
                     held.extend(
-                        self.replay_page(page, deadline, &pacer, report, req.concurrency)
-                            .await,
+                        self.replay_page(
+                            page,
+                            deadline,
+                            &pacer,
+                            report,
+                            req.concurrency,
+                            &mut rewritten,
+                        )
+                        .await,
                     );
                     progress(report);
                 }
@@ -403,6 +423,7 @@ impl Replayer {
         pacer: &Pacer,
         report: &mut Report,
         concurrency: Option<usize>,
+        rewritten: &mut HashSet<String>,
     ) -> Vec<Received> {
         let results: Vec<(Letter, Sent)> = futures_util::stream::iter(page)
             .map(|mut l| async {
@@ -429,7 +450,8 @@ impl Replayer {
                     report.failed += 1;
                     // Keep the history: the updated copy first, then the old message goes.
                     match self.queues.send(&self.cfg.dlq_url, &l.dead.env, 0).await {
-                        Ok(_) => {
+                        Ok(copy) => {
+                            rewritten.insert(copy.message_id);
                             let deleted =
                                 self.queues.delete_batch(&self.cfg.dlq_url, &[&l.msg]).await;
                             if deleted.is_empty() {
