@@ -398,3 +398,163 @@ fn c06_shipped_template_passes() {
     assert_eq!(invoke["MaximumRetryAttempts"], 2);
     assert_eq!(invoke["MaximumEventAgeInSeconds"], 21_600);
 }
+
+/// The replayer is started by hand only, has the longest timeout, and its role reaches only the
+/// DLQ, the retry queue, the archive prefix and its own log group (PRODUCT.md §6, §7).
+#[test]
+fn replayer_function_is_least_privilege_and_has_no_event_source() {
+    let tpl = template();
+    let meta = &tpl["Resources"]["ReplayerFunction"]["Metadata"];
+    assert_eq!(meta["BuildMethod"], "rust-cargolambda");
+    assert_eq!(meta["BuildProperties"]["Binary"], "wfm-relay-replayer");
+    let function = resource(&tpl, "ReplayerFunction");
+    assert_eq!(function["Runtime"], "provided.al2023");
+    assert_eq!(function["Architectures"], json!(["arm64"]));
+    let timeout = resolve_u64(&tpl, &function["Timeout"], "ReplayerFunction.Timeout");
+    assert_eq!(timeout, 900);
+    assert!(
+        function["Events"].is_null(),
+        "the replayer must have no event source: {}",
+        function["Events"]
+    );
+    let env = &function["Environment"]["Variables"];
+    assert_eq!(
+        resolve_u64(&tpl, &env["FUNCTION_TIMEOUT_S"], "FUNCTION_TIMEOUT_S"),
+        timeout,
+        "FUNCTION_TIMEOUT_S must equal Timeout"
+    );
+    assert_eq!(env["RETRY_QUEUE_URL"], json!({ "Ref": "RetryQueue" }));
+    assert_eq!(env["DLQ_URL"], json!({ "Ref": "DeadLetterQueue" }));
+    assert_eq!(env["ARCHIVE_BUCKET"], json!({ "Ref": "ArchiveBucket" }));
+    assert_eq!(env["WFM_URL"], json!({ "Ref": "WfmUrl" }));
+
+    // Its own role, with inline statements only (no managed policy with "*" resources).
+    assert_eq!(
+        function["Role"],
+        json!({ "Fn::GetAtt": ["ReplayerRole", "Arn"] })
+    );
+    assert!(
+        function["Policies"].is_null(),
+        "no SAM policy templates: {}",
+        function["Policies"]
+    );
+    let role = resource(&tpl, "ReplayerRole");
+    assert!(
+        role["ManagedPolicyArns"].is_null(),
+        "no managed policies: {}",
+        role["ManagedPolicyArns"]
+    );
+    let mut statements: Vec<&Json> = Vec::new();
+    for policy in role["Policies"]
+        .as_array()
+        .expect("ReplayerRole has Policies")
+    {
+        for s in policy["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("a Statement list")
+        {
+            // `!If [HasAuthSecret, statement, NoValue]`: check the statement it may add.
+            match s.get("Fn::If").and_then(Json::as_array) {
+                Some(branches) => statements.push(&branches[1]),
+                None => statements.push(s),
+            }
+        }
+    }
+
+    let dlq_arn = json!({ "Fn::GetAtt": ["DeadLetterQueue", "Arn"] });
+    let retry_arn = json!({ "Fn::GetAtt": ["RetryQueue", "Arn"] });
+    let bucket_arn = json!({ "Fn::GetAtt": ["ArchiveBucket", "Arn"] });
+    let objects_arn = json!({ "Fn::Sub": "${ArchiveBucket.Arn}/dead-letters/*" });
+    let log_group_arn = json!({ "Fn::GetAtt": ["ReplayerLogGroup", "Arn"] });
+    let secret = json!({ "Ref": "WfmAuthTokenSecretArn" });
+    let actions_of = |s: &Json| -> Vec<String> {
+        match &s["Action"] {
+            Json::String(a) => vec![a.clone()],
+            Json::Array(v) => v
+                .iter()
+                .map(|a| json_str(a, "Action").to_string())
+                .collect(),
+            other => panic!("Action is neither a string nor a list: {other}"),
+        }
+    };
+    let mut granted: Vec<(String, Json)> = Vec::new();
+    for s in &statements {
+        assert_eq!(s["Effect"], "Allow", "{s}");
+        assert!(
+            s.get("NotAction").is_none() && s.get("NotResource").is_none(),
+            "{s}"
+        );
+        let resources: Vec<Json> = match &s["Resource"] {
+            Json::Array(v) => v.clone(),
+            Json::Null => panic!("statement without Resource: {s}"),
+            one => vec![one.clone()],
+        };
+        for action in actions_of(s) {
+            assert!(!action.contains('*'), "wildcard action {action} in {s}");
+            let service = action.split(':').next().unwrap_or("");
+            for r in &resources {
+                assert_ne!(r, &json!("*"), "`*` resource for {action}");
+                let allowed: &[&Json] = match service {
+                    "sqs" => &[&dlq_arn, &retry_arn],
+                    "s3" => &[&bucket_arn, &objects_arn],
+                    "logs" => &[&log_group_arn],
+                    "secretsmanager" => &[&secret],
+                    other => panic!("unexpected service {other} in {s}"),
+                };
+                assert!(
+                    allowed.contains(&r),
+                    "{action} on {r}: only {allowed:?} are allowed"
+                );
+                granted.push((action.clone(), r.clone()));
+            }
+        }
+    }
+
+    // Exactly what the replayer calls (wfm-relay-aws's queues and archive), nothing more.
+    let mut want: Vec<(String, Json)> = Vec::new();
+    for a in [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+        "sqs:SendMessage",
+    ] {
+        want.push((a.into(), dlq_arn.clone()));
+    }
+    for a in ["sqs:SendMessage", "sqs:GetQueueAttributes"] {
+        want.push((a.into(), retry_arn.clone()));
+    }
+    for a in ["s3:PutObject", "s3:GetObject"] {
+        want.push((a.into(), objects_arn.clone()));
+    }
+    want.push(("s3:ListBucket".into(), bucket_arn.clone()));
+    for a in ["logs:CreateLogStream", "logs:PutLogEvents"] {
+        want.push((a.into(), log_group_arn.clone()));
+    }
+    want.push(("secretsmanager:GetSecretValue".into(), secret));
+    let key = |p: &(String, Json)| format!("{} {}", p.0, p.1);
+    granted.sort_by_key(key);
+    want.sort_by_key(key);
+    assert_eq!(granted, want);
+
+    // ListBucket only under the archive prefix.
+    let list = statements
+        .iter()
+        .find(|s| actions_of(s) == ["s3:ListBucket"])
+        .expect("a ListBucket statement");
+    assert_eq!(
+        list["Condition"]["StringLike"]["s3:prefix"],
+        json!(["dead-letters/*"])
+    );
+
+    // Logs go to its own group, with a retention.
+    assert_eq!(
+        function["LoggingConfig"]["LogGroup"],
+        json!({ "Ref": "ReplayerLogGroup" })
+    );
+    assert!(resource(&tpl, "ReplayerLogGroup")["RetentionInDays"].is_u64());
+    assert_eq!(
+        tpl["Outputs"]["ReplayerFunctionName"]["Value"],
+        json!({ "Ref": "ReplayerFunction" })
+    );
+}

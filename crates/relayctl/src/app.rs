@@ -1,0 +1,350 @@
+//! One `relayctl` run: env file, request, confirmation, progress, output, exit code. The I/O
+//! edge of the CLI; decisions live in [`crate::cli`] and [`crate::render`].
+
+use crate::cli::{Cli, RequestSource, parse_request_json};
+use crate::envfile::parse_env_file;
+use crate::render::{Targets, preview_text, progress_text, report_text};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+use wfm_relay_replayer::{Action, Mode, ReplayError, Replayer, Report, Request};
+
+/// Set in the re-executed process once `--env-file` is applied (its value is the file's path).
+pub const ENV_FILE_LOADED: &str = "RELAYCTL_ENV_FILE_LOADED";
+/// Log filter variable (`tracing` directives; default `warn`). Not `RUST_LOG`: an env file copied
+/// from the Lambda sets that to `info`, which would log every POST over the progress bar.
+pub const LOG_VAR: &str = "RELAYCTL_LOG";
+
+/// The process exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: the action finished (a dry run, or nothing failed).
+    Done = 0,
+    /// 1: an error (configuration, AWS, I/O).
+    Error = 1,
+    /// 2: a usage error, an invalid request, or a refused / declined confirmation.
+    Usage = 2,
+    /// 3: the action finished, but `failed > 0` (those letters are still in the DLQ).
+    Failed = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// Whether the request changes the DLQ or sends to WFM, so it needs a confirmation.
+pub fn needs_confirmation(req: &Request) -> bool {
+    !req.dry_run
+        && matches!(
+            req.action,
+            Action::Replay | Action::Redrive | Action::Archive | Action::ReplayArchive
+        )
+}
+
+/// Whether the request writes to the archive bucket (the replayer refuses it without one).
+fn needs_bucket(req: &Request) -> bool {
+    matches!(req.action, Action::Archive | Action::ReplayArchive)
+        || (req.action == Action::Replay && req.mode == Mode::Latest)
+}
+
+fn fail(code: Exit, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("relayctl: {msg}");
+    code.into()
+}
+
+/// Runs the parsed command line to its exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    if let Some(path) = &cli.env_file
+        && std::env::var_os(ENV_FILE_LOADED).is_none()
+    {
+        return reexec_with_env_file(path);
+    }
+    let req = match load_request(&cli) {
+        Ok(r) => r,
+        Err(e) => return fail(Exit::Usage, e),
+    };
+    if needs_confirmation(&req) && !cli.yes && !io::stdin().is_terminal() {
+        return fail(
+            Exit::Usage,
+            format!(
+                "refusing to {} without confirmation: stdin is not a terminal. Check what it \
+                 would do with --dry-run, then run it again with --yes.",
+                req.action.as_str()
+            ),
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(Exit::Error, format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(run_request(&cli, &req)).into()
+}
+
+/// `--env-file`: applies the file by running this program again with the variables set.
+///
+/// Edition 2024 makes `std::env::set_var` unsafe and the workspace forbids unsafe code; a child
+/// process gets the variables safely, and so does everything that reads the environment itself
+/// (`AWS_PROFILE`, `AWS_REGION` and `AWS_ENDPOINT_URL` in the AWS SDK as well as the replayer's
+/// own variables). File values override variables already set: the file was named explicitly.
+fn reexec_with_env_file(path: &Path) -> ExitCode {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return fail(Exit::Usage, format!("--env-file {}: {e}", path.display())),
+    };
+    let vars = match parse_env_file(&text) {
+        Ok(v) => v,
+        Err(e) => return fail(Exit::Usage, format!("--env-file {}: {e}", path.display())),
+    };
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return fail(Exit::Error, format!("cannot find my own executable: {e}")),
+    };
+    let status = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .envs(vars)
+        .env(ENV_FILE_LOADED, path)
+        .status();
+    match status {
+        Ok(s) => match s.code() {
+            Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+            // Killed by a signal (Ctrl-C): the shell convention 128 + SIGINT.
+            None => ExitCode::from(130),
+        },
+        Err(e) => fail(
+            Exit::Error,
+            format!("cannot run relayctl with the env file: {e}"),
+        ),
+    }
+}
+
+fn load_request(cli: &Cli) -> Result<Request, String> {
+    let req = match cli.request_source()? {
+        RequestSource::Command(r) => r,
+        RequestSource::File(p) => {
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| format!("--request-file {}: {e}", p.display()))?;
+            parse_request_json(&text).map_err(|e| format!("--request-file {}: {e}", p.display()))?
+        }
+    };
+    req.validate()?;
+    Ok(req)
+}
+
+/// A spinner on stderr, hidden with `--json` or when stderr is not a terminal.
+fn progress_bar(json: bool) -> ProgressBar {
+    if json || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed}]") {
+        bar.set_style(style);
+    }
+    bar.set_prefix("relayctl");
+    bar.set_message("reading the configuration…");
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Log lines on stderr that do not tear the progress bar.
+struct BarWriter(ProgressBar);
+
+impl Write for BarWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.suspend(|| io::stderr().write(buf))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
+fn init_logging(bar: &ProgressBar) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env(LOG_VAR)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let bar = bar.clone();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(move || BarWriter(bar.clone()))
+        .try_init();
+}
+
+fn targets(replayer: &Replayer) -> Targets {
+    let c = replayer.config();
+    Targets {
+        wfm_url: c.wfm_url.clone(),
+        dlq_url: c.dlq_url.clone(),
+        retry_queue_url: c.retry_queue_url.clone(),
+        archive_bucket: c.archive_bucket.clone(),
+        archive_prefix: c.archive_prefix.clone(),
+    }
+}
+
+async fn run_action(
+    replayer: &Replayer,
+    req: &Request,
+    bar: &ProgressBar,
+) -> Result<Report, ReplayError> {
+    bar.reset();
+    bar.set_prefix(format!(
+        "{}{}",
+        req.action.as_str(),
+        if req.dry_run { " --dry-run" } else { "" }
+    ));
+    bar.set_message("receiving…");
+    let progress = |r: &Report| bar.set_message(progress_text(r));
+    // No deadline from a laptop: the action runs until it is done or reaches --limit.
+    replayer.run(req, None, &progress).await
+}
+
+fn replay_error(e: ReplayError) -> Exit {
+    let code = match e {
+        ReplayError::Invalid(_) => Exit::Usage,
+        _ => Exit::Error,
+    };
+    eprintln!("relayctl: {:#}", anyhow::Error::from(e));
+    code
+}
+
+/// Asks on the terminal; true only for `y` / `yes`.
+fn confirm(bar: &ProgressBar, preview: &str) -> bool {
+    bar.suspend(|| {
+        eprint!("{preview}Proceed? [y/N] ");
+        let _ = io::stderr().flush();
+        let mut answer = String::new();
+        if io::stdin().lock().read_line(&mut answer).is_err() {
+            return false;
+        }
+        matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+    })
+}
+
+fn print_report(report: &Report, json: bool) -> Result<(), String> {
+    let text = if json {
+        let mut s = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+        s.push('\n');
+        s
+    } else {
+        report_text(report)
+    };
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        // `relayctl peek | head`: the reader left; not an error of ours.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|e| format!("cannot write the report: {e}")),
+    }
+}
+
+async fn run_request(cli: &Cli, req: &Request) -> Exit {
+    let bar = progress_bar(cli.json);
+    init_logging(&bar);
+    let replayer = match Replayer::from_env().await {
+        Ok(r) => r,
+        Err(e) => {
+            bar.finish_and_clear();
+            eprintln!("relayctl: {:#}", anyhow::Error::from(e));
+            return Exit::Error;
+        }
+    };
+    let targets = targets(&replayer);
+    if needs_bucket(req) && targets.archive_bucket.is_none() {
+        bar.finish_and_clear();
+        eprintln!(
+            "relayctl: {}{} needs ARCHIVE_BUCKET to be configured",
+            req.action.as_str(),
+            if req.mode == Mode::Latest {
+                " --mode latest"
+            } else {
+                ""
+            }
+        );
+        return Exit::Usage;
+    }
+    if needs_confirmation(req) && !cli.yes {
+        let dry_req = Request {
+            dry_run: true,
+            ..req.clone()
+        };
+        let dry = match run_action(&replayer, &dry_req, &bar).await {
+            Ok(r) => r,
+            Err(e) => {
+                bar.finish_and_clear();
+                return replay_error(e);
+            }
+        };
+        if dry.matched == 0 {
+            bar.finish_and_clear();
+            eprintln!("relayctl: no dead letter matches; nothing to do");
+            return match print_report(&dry, cli.json) {
+                Ok(()) => Exit::Done,
+                Err(e) => {
+                    eprintln!("relayctl: {e}");
+                    Exit::Error
+                }
+            };
+        }
+        if !confirm(&bar, &preview_text(req, &dry, &targets)) {
+            bar.finish_and_clear();
+            eprintln!("relayctl: nothing done");
+            return Exit::Usage;
+        }
+    }
+    let result = run_action(&replayer, req, &bar).await;
+    bar.finish_and_clear();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => return replay_error(e),
+    };
+    if let Err(e) = print_report(&report, cli.json) {
+        eprintln!("relayctl: {e}");
+        return Exit::Error;
+    }
+    if report.failed > 0 {
+        Exit::Failed
+    } else {
+        Exit::Done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confirmation_is_for_actions_that_change_or_send() {
+        for (action, dry_run, want) in [
+            (Action::Stats, false, false),
+            (Action::Peek, false, false),
+            (Action::Replay, false, true),
+            (Action::Replay, true, false),
+            (Action::Redrive, false, true),
+            (Action::Archive, false, true),
+            (Action::Archive, true, false),
+            (Action::ReplayArchive, false, true),
+        ] {
+            let req = Request {
+                dry_run,
+                ..Request::new(action)
+            };
+            assert_eq!(
+                needs_confirmation(&req),
+                want,
+                "{action:?} dry_run={dry_run}"
+            );
+        }
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(
+            [Exit::Done, Exit::Error, Exit::Usage, Exit::Failed].map(|e| e as u8),
+            [0, 1, 2, 3]
+        );
+    }
+}

@@ -1,0 +1,576 @@
+//! The command line: clap types and their mapping to a replayer [`Request`] (the same JSON the
+//! replayer Lambda takes, PRODUCT.md §6). Pure: nothing here touches AWS.
+
+use clap::builder::{PossibleValuesParser, RangedU64ValueParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use wfm_relay_core::envelope::Reason;
+use wfm_relay_core::replay::Filter;
+use wfm_relay_core::timefmt::parse_rfc3339;
+use wfm_relay_replayer::{Action, Mode, Request};
+
+const ABOUT: &str = "Operator CLI for wfm-relay's dead letters: look at them, send them to WFM again, put them back on the retry queue or archive them in S3.";
+
+const LONG_ABOUT: &str = "\
+Operator CLI for wfm-relay's dead letters: the events WFM did not take. It runs the replayer
+Lambda's code from your machine, against the same dead-letter queue (DLQ), retry queue and
+archive bucket, with your own AWS credentials.
+
+Recovery walk-through after a WFM outage:
+  1. relayctl stats                how many dead letters, for which topics, why, how old
+  2. relayctl peek --limit 5       look at a few: reason, attempts, last status, last error
+  3. relayctl replay --dry-run     what a replay would send (narrow it with the filter flags)
+  4. relayctl replay               send them once WFM is healthy again (asks before it acts)
+  5. relayctl archive              move what WFM keeps refusing to S3, to empty the DLQ
+
+Events WFM rejected (--reason rejected, 4xx) will be rejected again: fix the cause at WFM first.
+
+Configuration: the replayer Lambda's environment variables (WFM_URL, DLQ_URL, RETRY_QUEUE_URL,
+ARCHIVE_BUCKET, ARCHIVE_PREFIX, WFM_AUTH_TOKEN, WFM_TIMEOUT_MS, ...), from the environment or
+from --env-file. AWS access: the usual credential chain (AWS_PROFILE, AWS_REGION, SSO, ...).
+Log level: RELAYCTL_LOG (default warn), written to stderr.
+
+Interrupted (Ctrl-C)? Nothing is lost: the letters the run was holding reappear in the DLQ
+within 15 minutes; letters already delivered, moved or archived are gone from it.
+
+Exit codes: 0 done; 1 error; 2 usage error or refused; 3 done, but some letters failed.";
+
+const FILTER_HELP: &str = "Filter";
+
+/// `relayctl`: the operator CLI over the replayer library.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "relayctl", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// Print the report as JSON on stdout (no table, no progress bar).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Do not ask for confirmation before replay, redrive, archive or replay-archive.
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+    /// Read the whole request from this JSON file (the Lambda's payload, or a report's `next`)
+    /// instead of a subcommand.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub request_file: Option<PathBuf>,
+    /// Load KEY=VALUE lines (e.g. WFM_URL, DLQ_URL, AWS_PROFILE) into the environment first;
+    /// they override variables already set. Blank lines and # comments are ignored.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The actions (PRODUCT.md §6).
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Start here: how many dead letters, by topic, reason and last status; depth and oldest age.
+    #[command(long_about = "\
+Start here: how many dead letters there are and why. Counts the matching letters by topic, by
+reason and by the last HTTP status WFM answered, with the DLQ depth and the age of the oldest
+letter (the DLQ keeps a letter 14 days). Changes nothing: every letter stays in the DLQ.")]
+    Stats(ScanArgs),
+
+    /// Look at the first dead letters, decoded; they stay in the DLQ.
+    #[command(long_about = "\
+Look at the first matching dead letters (10 unless --limit), decoded: message id, event id,
+topic, user, reason, attempts, last status and last error. Use it to see why WFM refused them
+before you replay. Changes nothing: every letter stays in the DLQ.")]
+    Peek(ScanArgs),
+
+    /// After WFM is healthy again: send the parked events to WFM.
+    #[command(
+        long_about = "\
+After WFM is healthy again: send the parked events to WFM. Each one leaves the dead-letter
+queue only after WFM answers 2xx; failures stay with their history (attempts, last status, last
+error). Events go with their original event time and the header X-Replay: true.
+
+--mode latest sends only the newest state per agent and topic and archives the older ones to S3
+(reason superseded) instead of sending them: use it after a long outage, when only the current
+presence or routing status matters.
+
+Run it with --dry-run first. Without --dry-run it shows what it would do and asks before it acts
+(--yes skips the question).",
+        after_help = "\
+Examples:
+  relayctl replay --dry-run
+  relayctl replay --topic 'v2.users.*.presence' --reason transient_exhausted --mode latest
+  relayctl replay --from 2026-03-02T08:00:00Z --to 2026-03-02T10:00:00Z --rate 20"
+    )]
+    Replay(ReplayArgs),
+
+    /// Put dead letters back on the retry queue so the normal retry schedule runs again.
+    #[command(long_about = "\
+Put dead letters back on the retry queue so the normal retry schedule runs again (first
+attempt at once, then the backoff steps of RETRY_SCHEDULE). Use it instead of replay when you
+want the forwarder's pace and retries rather than one pass from here. A letter leaves the DLQ
+only after the retry queue accepted it.
+
+Without --dry-run it shows what it would do and asks before it acts (--yes skips the question).")]
+    Redrive(ChangeArgs),
+
+    /// Move dead letters to S3 (gzip JSON Lines) to empty the DLQ without losing them.
+    #[command(long_about = "\
+Move dead letters to S3 (gzip JSON Lines, up to 1,000 letters per object, plus a manifest
+listing the objects) to empty the DLQ without losing them. A letter leaves the DLQ only after its
+object was written. Use it for what WFM will never take, or before the DLQ's 14 days run out;
+replay-archive can send them later.
+
+Without --dry-run it shows what it would do and asks before it acts (--yes skips the question).")]
+    Archive(ChangeArgs),
+
+    /// Send the events of an S3 archive (object or prefix) to WFM again.
+    #[command(
+        long_about = "\
+Send the events of an S3 archive object, or of every archive object under a prefix, to WFM
+again, in key order. Nothing is deleted from S3. The report's `next` (with --start-after) lets
+you continue where a run stopped.
+
+Without --dry-run it shows what it would do and asks before it acts (--yes skips the question).",
+        after_help = "\
+Examples:
+  relayctl replay-archive --key dead-letters/2026/03/02/ --dry-run
+  relayctl replay-archive --key dead-letters/2026/03/02/20260302T090000Z-1a2b3c4d-1.jsonl.gz"
+    )]
+    ReplayArchive(ReplayArchiveArgs),
+}
+
+/// Which dead letters (all of them when no flag is given; every given flag must match).
+#[derive(Debug, Clone, Default, Args)]
+pub struct FilterArgs {
+    /// Topic glob (`*` any run, `?` one character), e.g. 'v2.users.*.presence'.
+    #[arg(long, value_name = "GLOB", help_heading = FILTER_HELP)]
+    pub topic: Option<String>,
+    /// Agent user id (exact).
+    #[arg(long, value_name = "ID", help_heading = FILTER_HELP)]
+    pub user_id: Option<String>,
+    /// Why the letter was parked (redriven: moved by SQS after too many receives).
+    #[arg(long, value_name = "TOKEN", help_heading = FILTER_HELP,
+        value_parser = PossibleValuesParser::new(REASONS).try_map(|s| parse_reason(&s)))]
+    pub reason: Option<Reason>,
+    /// Last HTTP status WFM answered, e.g. 503.
+    #[arg(long, value_name = "CODE", help_heading = FILTER_HELP,
+        value_parser = RangedU64ValueParser::<u16>::new().range(100..=599))]
+    pub status: Option<u16>,
+    /// Event time at or after this RFC 3339 time, e.g. 2026-03-02T08:00:00Z.
+    #[arg(long, value_name = "RFC3339", help_heading = FILTER_HELP, value_parser = rfc3339)]
+    pub from: Option<String>,
+    /// Event time before this RFC 3339 time.
+    #[arg(long, value_name = "RFC3339", help_heading = FILTER_HELP, value_parser = rfc3339)]
+    pub to: Option<String>,
+}
+
+/// `stats`, `peek`: a filter and a limit.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub filter: FilterArgs,
+    /// At most N matching dead letters (peek: 10 by default).
+    #[arg(long, value_name = "N", value_parser = limit_parser())]
+    pub limit: Option<usize>,
+}
+
+/// `redrive`, `archive`: a filter, a limit, dry run.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ChangeArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub scan: ScanArgs,
+    /// Show what would happen; change nothing, send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// How fast replays POST to WFM.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PaceArgs {
+    /// At most this many POSTs per second (default: no limit).
+    #[arg(long, value_name = "PER_SECOND", value_parser = positive_rate)]
+    pub rate: Option<f64>,
+    /// POSTs in flight at once, 1-50 (default 4).
+    #[arg(long, value_name = "N",
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=50))]
+    pub concurrency: Option<usize>,
+}
+
+/// `replay`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub change: ChangeArgs,
+    /// Which events to send.
+    #[arg(long, value_enum, default_value_t = ModeArg::History)]
+    pub mode: ModeArg,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pace: PaceArgs,
+}
+
+/// `replay-archive`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReplayArchiveArgs {
+    /// Archive object key (….jsonl.gz) or key prefix, e.g. dead-letters/2026/03/02/.
+    #[arg(long, value_name = "KEY_OR_PREFIX")]
+    pub key: String,
+    /// Continue after this object key (from a previous report's `next`).
+    #[arg(long, value_name = "KEY")]
+    pub start_after: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub change: ChangeArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pace: PaceArgs,
+}
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Every event, with its original event time.
+    #[default]
+    History,
+    /// Only the newest state per agent and topic; older ones archived as superseded.
+    Latest,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::History => Mode::History,
+            ModeArg::Latest => Mode::Latest,
+        }
+    }
+}
+
+/// The reason tokens `--reason` accepts, as the envelope writes them
+/// (`wfm_relay_core::envelope::Reason`).
+pub const REASONS: [&str; 9] = [
+    "invalid_event",
+    "rejected",
+    "gone",
+    "transient_exhausted",
+    "redriven",
+    "oversize",
+    "expired",
+    "unknown_source",
+    "superseded",
+];
+
+/// Parses a reason token through the envelope's own serde names, so the CLI cannot drift from
+/// what dead letters carry.
+///
+/// # Errors
+/// A message listing the tokens when `s` is none of them.
+pub fn parse_reason(s: &str) -> Result<Reason, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("`{s}` is not a reason; one of: {}", REASONS.join(", ")))
+}
+
+fn rfc3339(s: &str) -> Result<String, String> {
+    parse_rfc3339(s)
+        .map(|_| s.to_owned())
+        .ok_or_else(|| format!("`{s}` is not an RFC 3339 time such as 2026-03-02T08:00:00Z"))
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!(
+            "`{s}` is not a positive number of POSTs per second"
+        )),
+    }
+}
+
+fn limit_parser() -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::<usize>::new().range(1..)
+}
+
+impl FilterArgs {
+    /// The replayer's filter.
+    pub fn to_filter(&self) -> Filter {
+        Filter {
+            topic: self.topic.clone(),
+            user_id: self.user_id.clone(),
+            reason: self.reason,
+            status: self.status,
+            from: self.from.clone(),
+            to: self.to.clone(),
+        }
+    }
+}
+
+impl Command {
+    /// The replayer request this subcommand stands for.
+    pub fn to_request(&self) -> Request {
+        let scan_request = |action, scan: &ScanArgs| Request {
+            filter: scan.filter.to_filter(),
+            limit: scan.limit,
+            ..Request::new(action)
+        };
+        let change_request = |action, change: &ChangeArgs| Request {
+            dry_run: change.dry_run,
+            ..scan_request(action, &change.scan)
+        };
+        match self {
+            Command::Stats(a) => scan_request(Action::Stats, a),
+            Command::Peek(a) => scan_request(Action::Peek, a),
+            Command::Redrive(a) => change_request(Action::Redrive, a),
+            Command::Archive(a) => change_request(Action::Archive, a),
+            Command::Replay(a) => Request {
+                mode: a.mode.into(),
+                rate_per_s: a.pace.rate,
+                concurrency: a.pace.concurrency,
+                ..change_request(Action::Replay, &a.change)
+            },
+            Command::ReplayArchive(a) => Request {
+                archive_key: Some(a.key.clone()),
+                start_after: a.start_after.clone(),
+                rate_per_s: a.pace.rate,
+                concurrency: a.pace.concurrency,
+                ..change_request(Action::ReplayArchive, &a.change)
+            },
+        }
+    }
+}
+
+/// Where the request comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestSource {
+    /// Built from a subcommand.
+    Command(Request),
+    /// To be read from `--request-file`.
+    File(PathBuf),
+}
+
+impl Cli {
+    /// The request source: exactly one of a subcommand and `--request-file`.
+    ///
+    /// # Errors
+    /// A usage message when both or neither are given.
+    pub fn request_source(&self) -> Result<RequestSource, String> {
+        match (&self.command, &self.request_file) {
+            (Some(c), None) => Ok(RequestSource::Command(c.to_request())),
+            (None, Some(p)) => Ok(RequestSource::File(p.clone())),
+            (Some(_), Some(_)) => {
+                Err("give either a subcommand or --request-file, not both".into())
+            }
+            (None, None) => Err(
+                "a subcommand is required (start with `relayctl stats`), or --request-file; see --help"
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// Reads a request from JSON text (the Lambda payload format; unknown members are refused) and
+/// validates it.
+///
+/// # Errors
+/// A message saying what is wrong with it.
+pub fn parse_request_json(text: &str) -> Result<Request, String> {
+    let req: Request = serde_json::from_str(text).map_err(|e| format!("not a request: {e}"))?;
+    req.validate()?;
+    Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn request(args: &[&str]) -> Request {
+        let cli = Cli::try_parse_from(std::iter::once("relayctl").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?} parses: {e}"));
+        match cli.request_source() {
+            Ok(RequestSource::Command(r)) => r,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    fn refused(args: &[&str]) -> String {
+        match Cli::try_parse_from(std::iter::once("relayctl").chain(args.iter().copied())) {
+            Ok(cli) => panic!("{args:?} should be refused, got {cli:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn replay_flags_map_to_the_request() {
+        let got = request(&[
+            "replay",
+            "--topic",
+            "v2.users.*.presence",
+            "--reason",
+            "transient_exhausted",
+            "--mode",
+            "latest",
+            "--limit",
+            "5",
+            "--dry-run",
+        ]);
+        let want = Request {
+            filter: Filter {
+                topic: Some("v2.users.*.presence".into()),
+                reason: Some(Reason::TransientExhausted),
+                ..Filter::default()
+            },
+            mode: Mode::Latest,
+            limit: Some(5),
+            dry_run: true,
+            ..Request::new(Action::Replay)
+        };
+        assert_eq!(got, want);
+        assert!(got.validate().is_ok());
+    }
+
+    #[test]
+    fn every_subcommand_maps_to_its_action() {
+        let cases: &[(&[&str], Request)] = &[
+            (&["stats"], Request::new(Action::Stats)),
+            (
+                &["peek", "--limit", "3", "--status", "503"],
+                Request {
+                    limit: Some(3),
+                    filter: Filter {
+                        status: Some(503),
+                        ..Filter::default()
+                    },
+                    ..Request::new(Action::Peek)
+                },
+            ),
+            (
+                &["redrive", "--user-id", "u-1", "--dry-run"],
+                Request {
+                    dry_run: true,
+                    filter: Filter {
+                        user_id: Some("u-1".into()),
+                        ..Filter::default()
+                    },
+                    ..Request::new(Action::Redrive)
+                },
+            ),
+            (
+                &[
+                    "archive",
+                    "--reason",
+                    "rejected",
+                    "--from",
+                    "2026-03-02T08:00:00Z",
+                    "--to",
+                    "2026-03-02T10:00:00+01:00",
+                ],
+                Request {
+                    filter: Filter {
+                        reason: Some(Reason::Rejected),
+                        from: Some("2026-03-02T08:00:00Z".into()),
+                        to: Some("2026-03-02T10:00:00+01:00".into()),
+                        ..Filter::default()
+                    },
+                    ..Request::new(Action::Archive)
+                },
+            ),
+            (
+                &["replay", "--rate", "20", "--concurrency", "8"],
+                Request {
+                    rate_per_s: Some(20.0),
+                    concurrency: Some(8),
+                    ..Request::new(Action::Replay)
+                },
+            ),
+            (
+                &[
+                    "replay-archive",
+                    "--key",
+                    "dead-letters/2026/03/02/",
+                    "--start-after",
+                    "dead-letters/2026/03/02/a-1.jsonl.gz",
+                    "--rate",
+                    "2.5",
+                ],
+                Request {
+                    archive_key: Some("dead-letters/2026/03/02/".into()),
+                    start_after: Some("dead-letters/2026/03/02/a-1.jsonl.gz".into()),
+                    rate_per_s: Some(2.5),
+                    ..Request::new(Action::ReplayArchive)
+                },
+            ),
+        ];
+        for (args, want) in cases {
+            let got = request(args);
+            assert_eq!(&got, want, "{args:?}");
+            assert!(got.validate().is_ok(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn global_flags_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["relayctl", "replay", "--yes", "--json", "--env-file", "p"])
+            .expect("parses");
+        assert!(cli.yes && cli.json);
+        assert_eq!(cli.env_file, Some(PathBuf::from("p")));
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for (args, needle) in [
+            (&["replay", "--reason", "flaky"][..], "flaky"),
+            (&["replay", "--from", "yesterday"], "RFC 3339"),
+            (&["replay", "--rate", "0"], "positive"),
+            (&["replay", "--concurrency", "51"], "51"),
+            (&["peek", "--limit", "0"], "0"),
+            (&["peek", "--status", "42"], "42"),
+            (&["stats", "--mode", "latest"], "--mode"),
+            (&["replay-archive"], "--key"),
+        ] {
+            let e = refused(args);
+            assert!(e.contains(needle), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn reason_tokens_are_the_envelope_tokens() {
+        for token in REASONS {
+            let r = parse_reason(token).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(r.as_str(), token);
+        }
+        assert!(
+            parse_reason("Rejected")
+                .expect_err("case matters")
+                .contains("transient_exhausted")
+        );
+    }
+
+    #[test]
+    fn request_source_is_a_subcommand_or_a_file() {
+        let both =
+            Cli::try_parse_from(["relayctl", "--request-file", "r.json", "stats"]).expect("parses");
+        assert!(both.request_source().is_err());
+        let none = Cli::try_parse_from(["relayctl", "--json"]).expect("parses");
+        assert!(none.request_source().is_err());
+        let file = Cli::try_parse_from(["relayctl", "--request-file", "r.json"]).expect("parses");
+        assert_eq!(
+            file.request_source(),
+            Ok(RequestSource::File("r.json".into()))
+        );
+    }
+
+    #[test]
+    fn request_json_is_parsed_and_validated() {
+        let r = parse_request_json(r#"{"action":"redrive","filter":{"reason":"gone"},"limit":7}"#)
+            .expect("valid");
+        assert_eq!(r.action, Action::Redrive);
+        assert_eq!(r.limit, Some(7));
+        assert!(parse_request_json(r#"{"action":"replay","filtr":{}}"#).is_err());
+        assert!(
+            parse_request_json(r#"{"action":"replay-archive"}"#)
+                .expect_err("needs a key")
+                .contains("archive_key")
+        );
+    }
+}

@@ -1,0 +1,618 @@
+//! Human output: plain aligned text from a replayer [`Report`] (`--json` prints the report
+//! itself). Pure functions returning `String`, so they are tested without AWS.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use wfm_relay_core::replay::Filter;
+use wfm_relay_replayer::{Action, Mode, PeekedLetter, Report, Request};
+
+/// Rows shown per stats table; the rest are summed in one line (`--json` has them all).
+pub const TABLE_ROWS: usize = 20;
+
+/// Where an action sends or writes, for the confirmation text (from the replayer's config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Targets {
+    /// `WFM_URL`.
+    pub wfm_url: String,
+    /// `DLQ_URL`.
+    pub dlq_url: String,
+    /// `RETRY_QUEUE_URL`.
+    pub retry_queue_url: String,
+    /// `ARCHIVE_BUCKET`, when set.
+    pub archive_bucket: Option<String>,
+    /// `ARCHIVE_PREFIX`.
+    pub archive_prefix: String,
+}
+
+impl Targets {
+    fn archive_url(&self) -> String {
+        match &self.archive_bucket {
+            Some(b) => format!("s3://{b}/{}/", self.archive_prefix),
+            None => "S3 (ARCHIVE_BUCKET is not set)".into(),
+        }
+    }
+}
+
+/// The report for people: a table per count for `stats`, one block per letter for `peek`, the
+/// counts, keys and `next` request for the other actions.
+pub fn report_text(report: &Report) -> String {
+    match report.action.as_str() {
+        "stats" => stats_text(report),
+        "peek" => peek_text(report),
+        _ => counts_text(report),
+    }
+}
+
+/// `1` → `1 dead letter`, `2` → `2 dead letters`.
+fn letters(n: usize) -> String {
+    format!("{n} dead letter{}", if n == 1 { "" } else { "s" })
+}
+
+/// An age in seconds as on-call reads it: `45s`, `12m 5s`, `3h 12m`, `2d 4h`.
+pub fn age(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+/// The filter in words: `topic v2.users.*.presence, reason rejected`, or `all dead letters`.
+pub fn filter_text(f: &Filter) -> String {
+    let mut parts = Vec::new();
+    if let Some(t) = &f.topic {
+        parts.push(format!("topic {t}"));
+    }
+    if let Some(u) = &f.user_id {
+        parts.push(format!("user {u}"));
+    }
+    if let Some(r) = f.reason {
+        parts.push(format!("reason {}", r.as_str()));
+    }
+    if let Some(s) = f.status {
+        parts.push(format!("last status {s}"));
+    }
+    if let Some(from) = &f.from {
+        parts.push(format!("event time from {from}"));
+    }
+    if let Some(to) = &f.to {
+        parts.push(format!("event time before {to}"));
+    }
+    if parts.is_empty() {
+        "all dead letters".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn table(out: &mut String, heading: &str, counts: &BTreeMap<String, usize>) {
+    let mut rows: Vec<(&String, &usize)> = counts.iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let shown = &rows[..rows.len().min(TABLE_ROWS)];
+    let width = shown
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .chain([heading.len()])
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(out, "\n{heading:<width$}  {:>7}", "LETTERS");
+    for (k, n) in shown {
+        let _ = writeln!(out, "{k:<width$}  {n:>7}");
+    }
+    if rows.len() > shown.len() {
+        let rest = &rows[shown.len()..];
+        let sum: usize = rest.iter().map(|(_, n)| **n).sum();
+        let _ = writeln!(
+            out,
+            "… {} more ({sum} letters; --json lists all)",
+            rest.len()
+        );
+    }
+}
+
+fn stats_text(r: &Report) -> String {
+    let mut out = String::new();
+    let Some(s) = &r.stats else {
+        return counts_text(r);
+    };
+    let _ = write!(out, "DLQ depth {}", s.depth);
+    match s.oldest_age_s {
+        Some(a) => {
+            let _ = writeln!(out, ", oldest {} (deleted at 14d)", age(a));
+        }
+        None => out.push('\n'),
+    }
+    let _ = writeln!(
+        out,
+        "matched {}; not matching the filter {}",
+        r.matched, r.skipped
+    );
+    if r.matched > 0 {
+        table(&mut out, "TOPIC", &s.by_topic);
+        table(&mut out, "REASON", &s.by_reason);
+        table(&mut out, "LAST STATUS", &s.by_status);
+    }
+    stopped_and_next(&mut out, r);
+    out
+}
+
+fn dash(v: Option<&str>) -> &str {
+    v.filter(|s| !s.is_empty()).unwrap_or("-")
+}
+
+fn one_line(s: &str, max: usize) -> String {
+    let flat: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if flat.chars().count() > max {
+        format!("{}…", flat.chars().take(max).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+fn letter_block(out: &mut String, p: &PeekedLetter) {
+    let l = &p.letter;
+    let shape = serde_json::to_value(p.shape)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let status = l.last_status.map(|s| s.to_string());
+    let attempts = match (&l.first_attempt_at, &l.last_attempt_at) {
+        (Some(first), Some(last)) => format!("{} (first {first}, last {last})", l.attempts),
+        _ => l.attempts.to_string(),
+    };
+    let mut rows: Vec<(&str, String)> = vec![
+        ("event id", dash(l.event_id.as_deref()).to_owned()),
+        ("topic", dash(l.topic.as_deref()).to_owned()),
+        ("user", dash(l.user_id.as_deref()).to_owned()),
+        ("reason", l.effective_reason().as_str().to_owned()),
+        ("attempts", attempts),
+        ("last status", dash(status.as_deref()).to_owned()),
+        ("last error", one_line(dash(l.last_error.as_deref()), 200)),
+        ("event time", dash(l.event_time.as_deref()).to_owned()),
+    ];
+    if let Some(nb) = &l.not_before {
+        rows.push(("not before", nb.clone()));
+    }
+    if let Some(x) = l.excerpt.as_deref().filter(|x| !x.is_empty()) {
+        rows.push(("WFM said", one_line(x, 200)));
+    }
+    if let Some(p) = &l.event_s3 {
+        rows.push(("event in S3", format!("s3://{}/{}", p.bucket, p.key)));
+    }
+    if shape != "envelope" {
+        rows.push(("stored as", shape));
+    }
+    let _ = writeln!(out, "\nmessage {}", p.message_id);
+    for (k, v) in rows {
+        let _ = writeln!(out, "  {k:<12} {v}");
+    }
+}
+
+fn peek_text(r: &Report) -> String {
+    let mut out = format!("{} shown", letters(r.letters.len()));
+    if r.remaining > 0 {
+        let _ = write!(out, " ({} in the DLQ)", r.remaining);
+    }
+    out.push('\n');
+    for p in &r.letters {
+        letter_block(&mut out, p);
+    }
+    stopped_and_next(&mut out, r);
+    out
+}
+
+/// The counts that matter for an action; the other counts are shown when not zero.
+fn primary(action: &str) -> &'static [&'static str] {
+    match action {
+        "replay" | "replay-archive" => &["delivered", "failed"],
+        "redrive" => &["redriven", "failed"],
+        "archive" => &["archived", "failed"],
+        _ => &[],
+    }
+}
+
+fn counts_text(r: &Report) -> String {
+    let mut out = format!(
+        "{}{} (run {})\n",
+        r.action,
+        if r.dry_run { " --dry-run" } else { "" },
+        r.run_id
+    );
+    let rows = [
+        ("matched", r.matched),
+        ("delivered", r.delivered),
+        ("failed", r.failed),
+        ("skipped", r.skipped),
+        ("superseded", r.superseded),
+        ("archived", r.archived),
+        ("redriven", r.redriven),
+        ("remaining", r.remaining),
+    ];
+    let main = primary(&r.action);
+    for (name, n) in rows {
+        // `remaining` is the DLQ's depth, which replay-archive does not touch.
+        let always = name == "matched" || (name == "remaining" && r.action != "replay-archive");
+        // A dry run counts matches only: its zero deliveries would read like a result.
+        let primary = main.contains(&name) && !r.dry_run;
+        if always || primary || (n > 0 && name != "remaining") {
+            let _ = writeln!(out, "  {name:<11} {n:>7}");
+        }
+    }
+    if r.failed > 0 {
+        let _ = writeln!(
+            out,
+            "{} failed: still in the DLQ, with their history updated; see them with `relayctl peek`",
+            letters(r.failed)
+        );
+    }
+    if !r.keys.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}:",
+            if r.action == "replay-archive" {
+                "archive objects read"
+            } else {
+                "S3 objects written"
+            }
+        );
+        for k in &r.keys {
+            let _ = writeln!(out, "  {k}");
+        }
+    }
+    stopped_and_next(&mut out, r);
+    out
+}
+
+fn stopped_and_next(out: &mut String, r: &Report) {
+    // peek and stats leave every letter in place: their `next` would show the same letters
+    // again, and a peek always stops at its limit.
+    let reads_only = r.action == "peek" || r.action == "stats";
+    match r.stopped.as_deref() {
+        Some("limit") if r.action == "peek" => {}
+        Some("limit") if r.action == "stats" => {
+            let _ = writeln!(
+                out,
+                "stopped early: limit (the counts cover the first matches only)"
+            );
+        }
+        Some(why) => {
+            let _ = writeln!(out, "stopped early: {why}");
+        }
+        None => {}
+    }
+    if let Some(next) = r.next.as_ref().filter(|_| !reads_only) {
+        let json = serde_json::to_string(next).unwrap_or_default();
+        let _ = writeln!(out, "next: {json}");
+        let _ = writeln!(
+            out,
+            "  (to continue, save it as next.json and run `relayctl --request-file next.json`)"
+        );
+    }
+}
+
+/// The progress line: the counts so far that are not zero (`matched` always).
+pub fn progress_text(r: &Report) -> String {
+    let mut parts = vec![format!("matched {}", r.matched)];
+    for (name, n) in [
+        ("delivered", r.delivered),
+        ("failed", r.failed),
+        ("superseded", r.superseded),
+        ("archived", r.archived),
+        ("redriven", r.redriven),
+        ("skipped", r.skipped),
+    ] {
+        if n > 0 {
+            parts.push(format!("{name} {n}"));
+        }
+    }
+    parts.join(" · ")
+}
+
+/// What a destructive request will do, from its dry-run report, e.g. "will replay 37 dead
+/// letters to https://…; 12 superseded will be archived to s3://…/ and not sent".
+pub fn preview_text(req: &Request, dry: &Report, t: &Targets) -> String {
+    let mut out = String::new();
+    let sent = dry.matched.saturating_sub(dry.superseded);
+    let _ = match req.action {
+        Action::Replay => {
+            let _ = write!(out, "will replay {} to {}", letters(sent), t.wfm_url);
+            if req.mode == Mode::Latest {
+                let _ = write!(
+                    out,
+                    "; {} superseded will be archived to {} and not sent",
+                    dry.superseded,
+                    t.archive_url()
+                );
+            }
+            writeln!(out)
+        }
+        Action::Redrive => writeln!(
+            out,
+            "will move {} to the retry queue {}",
+            letters(dry.matched),
+            t.retry_queue_url
+        ),
+        Action::Archive => writeln!(
+            out,
+            "will archive {} to {} and delete them from the DLQ",
+            letters(dry.matched),
+            t.archive_url()
+        ),
+        Action::ReplayArchive => writeln!(
+            out,
+            "will send {} archived event{} from {} archive object{} to {}",
+            dry.matched,
+            if dry.matched == 1 { "" } else { "s" },
+            dry.keys.len(),
+            if dry.keys.len() == 1 { "" } else { "s" },
+            t.wfm_url
+        ),
+        Action::Stats | Action::Peek => writeln!(out, "changes nothing"),
+    };
+    if req.action == Action::ReplayArchive {
+        let _ = writeln!(
+            out,
+            "  from      {}{}",
+            t.archive_bucket
+                .as_deref()
+                .map(|b| format!("s3://{b}/"))
+                .unwrap_or_default(),
+            req.archive_key.as_deref().unwrap_or("")
+        );
+    } else {
+        let _ = writeln!(out, "  from      {}", t.dlq_url);
+    }
+    let _ = writeln!(out, "  selected  {}", filter_text(&req.filter));
+    if let Some(l) = req.limit {
+        let _ = writeln!(out, "  limit     {l}");
+    }
+    if matches!(req.action, Action::Replay | Action::ReplayArchive) {
+        let rate = req
+            .rate_per_s
+            .map_or_else(|| "no rate limit".to_owned(), |r| format!("at most {r}/s"));
+        let _ = writeln!(
+            out,
+            "  pace      {rate}, {} in flight",
+            req.concurrency
+                .unwrap_or(wfm_relay_replayer::DEFAULT_CONCURRENCY)
+        );
+    }
+    if dry.stopped.is_some() {
+        let _ = writeln!(
+            out,
+            "  (the dry run stopped early: {}; more may match)",
+            dry.stopped.as_deref().unwrap_or("")
+        );
+    }
+    if req.action != Action::ReplayArchive {
+        let _ = writeln!(
+            out,
+            "  (counted just now; letters that arrive or change meanwhile are handled the same way)"
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wfm_relay_core::envelope::{EnvelopeV1, Reason};
+    use wfm_relay_core::replay::Shape;
+    use wfm_relay_replayer::Stats;
+
+    fn targets() -> Targets {
+        Targets {
+            wfm_url: "https://wfm.example.com/api/status/update".into(),
+            dlq_url: "https://sqs.eu-west-1.amazonaws.com/1/dlq".into(),
+            retry_queue_url: "https://sqs.eu-west-1.amazonaws.com/1/retry".into(),
+            archive_bucket: Some("relay-archive".into()),
+            archive_prefix: "dead-letters".into(),
+        }
+    }
+
+    #[test]
+    fn progress_line_shows_non_zero_counts() {
+        let r = Report {
+            matched: 37,
+            delivered: 30,
+            failed: 2,
+            ..Report::default()
+        };
+        assert_eq!(progress_text(&r), "matched 37 · delivered 30 · failed 2");
+        assert_eq!(progress_text(&Report::default()), "matched 0");
+    }
+
+    #[test]
+    fn ages() {
+        for (s, want) in [
+            (0, "0s"),
+            (45, "45s"),
+            (725, "12m 5s"),
+            (11_520, "3h 12m"),
+            (187_200, "2d 4h"),
+        ] {
+            assert_eq!(age(s), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn replay_latest_preview_names_the_target_and_the_superseded() {
+        let req = Request {
+            mode: Mode::Latest,
+            filter: Filter {
+                topic: Some("v2.users.*.presence".into()),
+                ..Filter::default()
+            },
+            ..Request::new(Action::Replay)
+        };
+        let dry = Report {
+            action: "replay".into(),
+            dry_run: true,
+            matched: 49,
+            superseded: 12,
+            ..Report::default()
+        };
+        let text = preview_text(&req, &dry, &targets());
+        assert!(
+            text.starts_with(
+                "will replay 37 dead letters to https://wfm.example.com/api/status/update; \
+                 12 superseded will be archived to s3://relay-archive/dead-letters/ and not sent\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("selected  topic v2.users.*.presence\n"),
+            "{text}"
+        );
+        assert!(text.contains("no rate limit, 4 in flight"), "{text}");
+    }
+
+    #[test]
+    fn redrive_and_archive_previews() {
+        let dry = Report {
+            matched: 1,
+            dry_run: true,
+            ..Report::default()
+        };
+        let redrive = preview_text(&Request::new(Action::Redrive), &dry, &targets());
+        assert!(
+            redrive.starts_with(
+                "will move 1 dead letter to the retry queue https://sqs.eu-west-1.amazonaws.com/1/retry"
+            ),
+            "{redrive}"
+        );
+        assert!(redrive.contains("selected  all dead letters"), "{redrive}");
+        let archive = preview_text(&Request::new(Action::Archive), &dry, &targets());
+        assert!(
+            archive.starts_with(
+                "will archive 1 dead letter to s3://relay-archive/dead-letters/ and delete them"
+            ),
+            "{archive}"
+        );
+    }
+
+    #[test]
+    fn stats_tables_sort_by_count_and_cap_rows() {
+        let mut by_topic = BTreeMap::new();
+        for i in 0..25 {
+            by_topic.insert(format!("v2.users.u{i:02}.presence"), 1);
+        }
+        by_topic.insert("v2.users.zz.presence".into(), 9);
+        let report = Report {
+            action: "stats".into(),
+            matched: 34,
+            stats: Some(Stats {
+                depth: 36,
+                oldest_age_s: Some(11_520),
+                by_topic,
+                by_reason: [("transient_exhausted".to_owned(), 34)].into(),
+                by_status: [("503".to_owned(), 30), ("none".to_owned(), 4)].into(),
+            }),
+            ..Report::default()
+        };
+        let text = report_text(&report);
+        assert!(
+            text.starts_with("DLQ depth 36, oldest 3h 12m (deleted at 14d)\nmatched 34;"),
+            "{text}"
+        );
+        let topic_rows: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("TOPIC"))
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .collect();
+        assert_eq!(topic_rows[0], "v2.users.zz.presence         9", "{text}");
+        assert_eq!(topic_rows.len(), TABLE_ROWS + 1, "{text}");
+        assert_eq!(
+            topic_rows[TABLE_ROWS],
+            "… 6 more (6 letters; --json lists all)"
+        );
+        assert!(
+            text.contains("\nLAST STATUS  LETTERS\n503               30\nnone               4\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn peek_block_shows_the_letter() {
+        let mut letter = EnvelopeV1::new(b"{}", None);
+        letter.event_id = Some("e-1".into());
+        letter.topic = Some("v2.users.u1.presence".into());
+        letter.user_id = Some("u1".into());
+        letter.attempts = 9;
+        letter.last_status = Some(503);
+        letter.last_error = Some("HTTP 503\nupstream".into());
+        letter.reason = Some(Reason::TransientExhausted);
+        let report = Report {
+            action: "peek".into(),
+            remaining: 40,
+            stopped: Some("limit".into()),
+            next: Some(Request::new(Action::Peek)),
+            letters: vec![PeekedLetter {
+                message_id: "m-1".into(),
+                shape: Shape::LambdaFailure,
+                letter,
+            }],
+            ..Report::default()
+        };
+        let text = report_text(&report);
+        for want in [
+            "1 dead letter shown (40 in the DLQ)\n",
+            "\nmessage m-1\n",
+            "  event id     e-1\n",
+            "  reason       transient_exhausted\n",
+            "  attempts     9\n",
+            "  last status  503\n",
+            "  last error   HTTP 503 upstream\n",
+            "  event time   -\n",
+            "  stored as    lambda_failure\n",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+        // A peek leaves the letters in place: a `next` would show the same ones again.
+        assert!(
+            !text.contains("next:") && !text.contains("stopped"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn action_report_shows_counts_keys_and_next() {
+        let report = Report {
+            action: "archive".into(),
+            run_id: "20260302T090000Z-1a2b3c4d".into(),
+            matched: 12,
+            archived: 10,
+            failed: 2,
+            remaining: 2,
+            keys: vec!["dead-letters/2026/03/02/20260302T090000Z-1a2b3c4d-1.jsonl.gz".into()],
+            stopped: Some("limit".into()),
+            next: Some(Request {
+                limit: Some(12),
+                ..Request::new(Action::Archive)
+            }),
+            ..Report::default()
+        };
+        let text = report_text(&report);
+        assert_eq!(
+            text,
+            "archive (run 20260302T090000Z-1a2b3c4d)
+  matched          12
+  failed            2
+  archived         10
+  remaining         2
+2 dead letters failed: still in the DLQ, with their history updated; see them with `relayctl peek`
+S3 objects written:
+  dead-letters/2026/03/02/20260302T090000Z-1a2b3c4d-1.jsonl.gz
+stopped early: limit
+next: {\"v\":1,\"action\":\"archive\",\"limit\":12}
+  (to continue, save it as next.json and run `relayctl --request-file next.json`)
+"
+        );
+    }
+}
