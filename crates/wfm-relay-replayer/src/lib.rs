@@ -201,7 +201,10 @@ impl Replayer {
             .await
             .map(|d| d.total())
             .unwrap_or(0);
-        if report.stopped.is_some() && (report.remaining > 0 || req.action == Action::ReplayArchive)
+        let continuable = !matches!(req.action, Action::Peek | Action::Stats) && !req.dry_run;
+        if continuable
+            && report.stopped.is_some()
+            && (report.remaining > 0 || req.action == Action::ReplayArchive)
         {
             report.next = Some(match (&report.next, req.action) {
                 (Some(n), _) => n.clone(),
@@ -723,7 +726,10 @@ impl Replayer {
                     match r {
                         Sent::Delivered => report.delivered += 1,
                         Sent::Failed => report.failed += 1,
-                        Sent::Invalid => report.skipped += 1,
+                        Sent::Invalid => {
+                            report.skipped += 1;
+                            report.matched -= 1;
+                        }
                     }
                 }
             }
