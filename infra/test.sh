@@ -9,5 +9,6 @@ state=$(mktemp -d "${TMPDIR:-/tmp}/wfm-relay-test.XXXXXX")
 trap '"$repo/infra/moto.sh" stop "$state"' EXIT
 eval "$("$repo/infra/moto.sh" start "$state")"
 echo "moto server at $AWS_ENDPOINT_URL (log: $state/moto.log)"
+export WFM_RELAY_PYTHON="$("$repo/infra/venv.sh")/bin/python"  # the Standard Webhooks reference verifier
 cargo build --locked --bins
 cargo test --locked --workspace "$@"

@@ -2,9 +2,15 @@
 //! `infra/test.sh`), a scripted WFM server on loopback, and the forwarder binary behind a local
 //! Lambda Runtime API.
 
+mod breaker;
+mod corpus;
 mod eventbridge_cases;
+mod faults;
+mod guards;
 mod lambda_process;
 mod replayer;
+mod secrets;
+mod signing;
 mod sqs_cases;
 mod support;
 mod template;

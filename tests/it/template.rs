@@ -453,7 +453,8 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
             .as_array()
             .expect("a Statement list")
         {
-            // `!If [HasAuthSecret, statement, NoValue]`: check the statement it may add.
+            // `!If [HasAuthSecret, statement, NoValue]` (and HasSigningSecret): check the statement
+            // it may add.
             match s.get("Fn::If").and_then(Json::as_array) {
                 Some(branches) => statements.push(&branches[1]),
                 None => statements.push(s),
@@ -467,6 +468,7 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
     let objects_arn = json!({ "Fn::Sub": "${ArchiveBucket.Arn}/dead-letters/*" });
     let log_group_arn = json!({ "Fn::GetAtt": ["ReplayerLogGroup", "Arn"] });
     let secret = json!({ "Ref": "WfmAuthTokenSecretArn" });
+    let signing_secret = json!({ "Ref": "WfmSigningSecretArn" });
     let actions_of = |s: &Json| -> Vec<String> {
         match &s["Action"] {
             Json::String(a) => vec![a.clone()],
@@ -498,7 +500,7 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
                     "sqs" => &[&dlq_arn, &retry_arn],
                     "s3" => &[&bucket_arn, &objects_arn],
                     "logs" => &[&log_group_arn],
-                    "secretsmanager" => &[&secret],
+                    "secretsmanager" => &[&secret, &signing_secret],
                     other => panic!("unexpected service {other} in {s}"),
                 };
                 assert!(
@@ -532,6 +534,7 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
         want.push((a.into(), log_group_arn.clone()));
     }
     want.push(("secretsmanager:GetSecretValue".into(), secret));
+    want.push(("secretsmanager:GetSecretValue".into(), signing_secret));
     let key = |p: &(String, Json)| format!("{} {}", p.0, p.1);
     granted.sort_by_key(key);
     want.sort_by_key(key);
@@ -556,5 +559,659 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
     assert_eq!(
         tpl["Outputs"]["ReplayerFunctionName"]["Value"],
         json!({ "Ref": "ReplayerFunction" })
+    );
+}
+
+// ------------------------------------------------------------------ alarms, dashboard, IAM
+
+/// `!If [HasAlarmEmail, [!Ref AlarmTopic], !Ref AWS::NoValue]`, as every alarm action list is.
+fn alarm_topic_if_email() -> Json {
+    json!({ "Fn::If": ["HasAlarmEmail", [{ "Ref": "AlarmTopic" }], { "Ref": "AWS::NoValue" }] })
+}
+
+/// Names of the template's resources of `kind` (e.g. `AWS::CloudWatch::Alarm`), sorted.
+fn resources_of_type(tpl: &Json, kind: &str) -> Vec<String> {
+    let mut names: Vec<String> = tpl["Resources"]
+        .as_object()
+        .expect("Resources is a mapping")
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .map(|(name, _)| name.clone())
+        .collect();
+    names.sort();
+    names
+}
+
+/// One alarm as the template must define it: metric, dimension, statistic, period (s),
+/// evaluation periods, threshold (in the metric's unit) and comparison.
+struct AlarmSpec {
+    name: &'static str,
+    namespace: Json,
+    metric: &'static str,
+    dimension: (&'static str, Json),
+    statistic: &'static str,
+    period_s: u64,
+    evaluation_periods: u64,
+    threshold: u64,
+    comparison: &'static str,
+}
+
+/// The alarms of issue 4 (DLQ depth and age, forwarder errors, the asynchronous path whose
+/// on-failure destination is the DLQ itself, 410 Gone, the breaker, the retry queue's age).
+/// Metric names: AWS Lambda developer guide ("Types of metrics for Lambda functions"), Amazon SQS
+/// developer guide ("Available CloudWatch metrics for Amazon SQS"), and the functions' Embedded
+/// Metric Format output (namespace parameter `MetricsNamespace`, dimension `Function`).
+fn expected_alarms() -> Vec<AlarmSpec> {
+    let sqs = || json!("AWS/SQS");
+    let lambda = || json!("AWS/Lambda");
+    let relay = || json!({ "Ref": "MetricsNamespace" });
+    let dlq = || {
+        (
+            "QueueName",
+            json!({ "Fn::GetAtt": ["DeadLetterQueue", "QueueName"] }),
+        )
+    };
+    let forwarder = || ("FunctionName", json!({ "Ref": "ForwarderFunction" }));
+    let relay_fn = || ("Function", json!({ "Ref": "ForwarderFunction" }));
+    let spec = |name,
+                namespace,
+                metric,
+                dimension,
+                statistic,
+                period_s,
+                evaluation_periods,
+                threshold,
+                comparison| {
+        AlarmSpec {
+            name,
+            namespace,
+            metric,
+            dimension,
+            statistic,
+            period_s,
+            evaluation_periods,
+            threshold,
+            comparison,
+        }
+    };
+    let ge = "GreaterThanOrEqualToThreshold";
+    vec![
+        spec(
+            "DlqDepthAlarm",
+            sqs(),
+            "ApproximateNumberOfMessagesVisible",
+            dlq(),
+            "Maximum",
+            300,
+            1,
+            1,
+            ge,
+        ),
+        // 7 days in seconds.
+        spec(
+            "DlqAgeAlarm",
+            sqs(),
+            "ApproximateAgeOfOldestMessage",
+            dlq(),
+            "Maximum",
+            300,
+            1,
+            604_800,
+            ge,
+        ),
+        spec(
+            "ForwarderErrorsAlarm",
+            lambda(),
+            "Errors",
+            forwarder(),
+            "Sum",
+            300,
+            1,
+            1,
+            ge,
+        ),
+        // 1 h in milliseconds (AsyncEventAge is in ms).
+        spec(
+            "ForwarderAsyncEventAgeAlarm",
+            lambda(),
+            "AsyncEventAge",
+            forwarder(),
+            "Maximum",
+            300,
+            1,
+            3_600_000,
+            ge,
+        ),
+        spec(
+            "ForwarderAsyncEventsDroppedAlarm",
+            lambda(),
+            "AsyncEventsDropped",
+            forwarder(),
+            "Sum",
+            300,
+            1,
+            1,
+            ge,
+        ),
+        spec(
+            "ForwarderDestinationFailuresAlarm",
+            lambda(),
+            "DestinationDeliveryFailures",
+            forwarder(),
+            "Sum",
+            300,
+            1,
+            1,
+            ge,
+        ),
+        spec(
+            "WfmGoneAlarm",
+            relay(),
+            "Gone",
+            relay_fn(),
+            "Sum",
+            300,
+            1,
+            1,
+            ge,
+        ),
+        // Open in each of 5 one-minute periods.
+        spec(
+            "WfmBreakerOpenAlarm",
+            relay(),
+            "BreakerOpen",
+            relay_fn(),
+            "Maximum",
+            60,
+            5,
+            1,
+            ge,
+        ),
+        // 6 h in seconds.
+        spec(
+            "RetryQueueAgeAlarm",
+            sqs(),
+            "ApproximateAgeOfOldestMessage",
+            (
+                "QueueName",
+                json!({ "Fn::GetAtt": ["RetryQueue", "QueueName"] }),
+            ),
+            "Maximum",
+            300,
+            1,
+            21_600,
+            "GreaterThanThreshold",
+        ),
+    ]
+}
+
+#[test]
+fn every_alarm_is_the_expected_one_and_notifies_the_topic_when_an_email_is_set() {
+    let tpl = template();
+    assert_eq!(
+        tpl["Conditions"]["HasAlarmEmail"],
+        json!({ "Fn::Not": [{ "Fn::Equals": [{ "Ref": "AlarmEmail" }, ""] }] })
+    );
+    assert_eq!(param_default(&tpl, "AlarmEmail"), "");
+    let topic = &tpl["Resources"]["AlarmTopic"];
+    assert_eq!(topic["Type"], "AWS::SNS::Topic");
+    assert_eq!(topic["Condition"], "HasAlarmEmail");
+    assert_eq!(
+        topic["Properties"]["Subscription"],
+        json!([{ "Protocol": "email", "Endpoint": { "Ref": "AlarmEmail" } }])
+    );
+
+    let expected = expected_alarms();
+    let mut want_names: Vec<String> = expected.iter().map(|a| a.name.to_string()).collect();
+    want_names.sort();
+    assert_eq!(
+        resources_of_type(&tpl, "AWS::CloudWatch::Alarm"),
+        want_names
+    );
+
+    for a in &expected {
+        let p = resource(&tpl, a.name);
+        let name = a.name;
+        // The action only exists with the topic; without AlarmEmail the alarm still shows state.
+        assert_eq!(
+            p["AlarmActions"],
+            alarm_topic_if_email(),
+            "{name}.AlarmActions"
+        );
+        assert_eq!(p["OKActions"], alarm_topic_if_email(), "{name}.OKActions");
+        assert!(p["InsufficientDataActions"].is_null(), "{name}");
+        assert!(
+            p["AlarmDescription"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("wfm-relay")),
+            "{name} needs a description that names the relay"
+        );
+        assert_eq!(p["Namespace"], a.namespace, "{name}.Namespace");
+        assert_eq!(p["MetricName"], a.metric, "{name}.MetricName");
+        assert_eq!(
+            p["Dimensions"],
+            json!([{ "Name": a.dimension.0, "Value": a.dimension.1 }]),
+            "{name}.Dimensions"
+        );
+        assert_eq!(p["Statistic"], a.statistic, "{name}.Statistic");
+        assert_eq!(
+            json_u64(&p["Period"], "Period"),
+            a.period_s,
+            "{name}.Period"
+        );
+        assert_eq!(
+            json_u64(&p["EvaluationPeriods"], "EvaluationPeriods"),
+            a.evaluation_periods,
+            "{name}.EvaluationPeriods"
+        );
+        // Every evaluated period must breach (M of N with M = N), when M is given.
+        if !p["DatapointsToAlarm"].is_null() {
+            assert_eq!(p["DatapointsToAlarm"], p["EvaluationPeriods"], "{name}");
+        }
+        assert_eq!(
+            json_u64(&p["Threshold"], "Threshold"),
+            a.threshold,
+            "{name}.Threshold"
+        );
+        assert_eq!(
+            p["ComparisonOperator"], a.comparison,
+            "{name}.ComparisonOperator"
+        );
+        // No data = nothing happened (an idle relay is healthy).
+        assert_eq!(
+            p["TreatMissingData"], "notBreaching",
+            "{name}.TreatMissingData"
+        );
+    }
+
+    // The DLQ is also the forwarder's on-failure destination, so DlqDepthAlarm covers it.
+    let forwarder = resource(&tpl, "ForwarderFunction");
+    assert_eq!(
+        forwarder["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"],
+        json!({ "Fn::GetAtt": ["DeadLetterQueue", "Arn"] })
+    );
+    // The alarms read the namespace the functions write to.
+    assert_eq!(param_default(&tpl, "MetricsNamespace"), "WfmRelay");
+}
+
+/// Resolves `Fn::Sub` text as CloudFormation does, with a dummy value per variable: `${!X}` is
+/// the literal `${X}`; `${X}` must name a parameter, a resource (`${Res}` or `${Res.Attr}`) or a
+/// pseudo parameter, and becomes `dummy-X`. Panics on an unknown name.
+fn sub_with_dummies(tpl: &Json, text: &str) -> String {
+    const PSEUDO: [&str; 7] = [
+        "AWS::AccountId",
+        "AWS::NotificationARNs",
+        "AWS::Partition",
+        "AWS::Region",
+        "AWS::StackId",
+        "AWS::StackName",
+        "AWS::URLSuffix",
+    ];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .unwrap_or_else(|| panic!("unterminated ${{ in Fn::Sub text at {:?}", &rest[start..]));
+        let name = &after[..end];
+        if let Some(literal) = name.strip_prefix('!') {
+            out.push_str("${");
+            out.push_str(literal);
+            out.push('}');
+        } else {
+            let base = name.split('.').next().unwrap_or(name);
+            assert!(
+                PSEUDO.contains(&name)
+                    || (!name.contains('.') && tpl["Parameters"].get(name).is_some())
+                    || tpl["Resources"].get(base).is_some(),
+                "Fn::Sub variable ${{{name}}} names no parameter, resource or pseudo parameter"
+            );
+            out.push_str("dummy-");
+            out.push_str(name);
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn sub_with_dummies_resolves_like_fn_sub() {
+    let tpl = json!({
+        "Parameters": { "P": {} },
+        "Resources": { "R": {} }
+    });
+    assert_eq!(
+        sub_with_dummies(&tpl, "a ${P} ${R.Arn} ${AWS::Region} ${!PROP('x')} b"),
+        "a dummy-P dummy-R.Arn dummy-AWS::Region ${PROP('x')} b"
+    );
+}
+
+#[test]
+fn dashboard_body_is_json_and_shows_the_relay_metrics() {
+    let tpl = template();
+    assert_eq!(
+        resources_of_type(&tpl, "AWS::CloudWatch::Dashboard"),
+        vec!["Dashboard".to_string()]
+    );
+    let dashboard = resource(&tpl, "Dashboard");
+    let body_text = json_str(
+        &dashboard["DashboardBody"]["Fn::Sub"],
+        "DashboardBody Fn::Sub",
+    );
+    let body: Json = serde_json::from_str(&sub_with_dummies(&tpl, body_text))
+        .unwrap_or_else(|e| panic!("DashboardBody is not JSON after Fn::Sub: {e}"));
+    let widgets = body["widgets"].as_array().expect("widgets is a list");
+
+    // Every widget fits the 24-column grid; metric widgets name their region.
+    for w in widgets {
+        let x = json_u64(&w["x"], "x");
+        let width = json_u64(&w["width"], "width");
+        assert!(x + width <= 24, "widget outside the grid: {w}");
+        assert!(json_u64(&w["height"], "height") > 0, "{w}");
+        if w["type"] == "metric" {
+            assert_eq!(w["properties"]["region"], "dummy-AWS::Region", "{w}");
+        }
+    }
+
+    // The alarm widget shows every alarm of the template.
+    let alarm_widget = widgets
+        .iter()
+        .find(|w| w["type"] == "alarm")
+        .expect("an alarm widget");
+    let mut shown: Vec<String> = alarm_widget["properties"]["alarms"]
+        .as_array()
+        .expect("alarms list")
+        .iter()
+        .map(|a| {
+            json_str(a, "alarm ARN")
+                .strip_prefix("dummy-")
+                .and_then(|s| s.strip_suffix(".Arn"))
+                .unwrap_or_else(|| panic!("alarm entry is not ${{Alarm.Arn}}: {a}"))
+                .to_string()
+        })
+        .collect();
+    shown.sort();
+    assert_eq!(shown, resources_of_type(&tpl, "AWS::CloudWatch::Alarm"));
+
+    // Plain metrics as "namespace metric dimension-value stat" (stat from the metric's options,
+    // else the widget's), and search expressions.
+    let mut metrics: Vec<String> = Vec::new();
+    let mut expressions: Vec<String> = Vec::new();
+    for w in widgets.iter().filter(|w| w["type"] == "metric") {
+        let props = &w["properties"];
+        for m in props["metrics"].as_array().expect("metrics list") {
+            let items = m.as_array().expect("a metric is a list");
+            match items.as_slice() {
+                [Json::Object(o)] => {
+                    expressions.push(json_str(&o["expression"], "expression").to_string());
+                }
+                [ns, name, _dim, value, rest @ ..] => {
+                    let stat = rest
+                        .first()
+                        .and_then(|o| o["stat"].as_str())
+                        .or(props["stat"].as_str())
+                        .unwrap_or_else(|| panic!("no stat for {m}"));
+                    metrics.push(format!(
+                        "{} {} {} {stat}",
+                        json_str(ns, "namespace"),
+                        json_str(name, "metric"),
+                        json_str(value, "dimension value")
+                    ));
+                }
+                _ => panic!("unexpected metric entry {m}"),
+            }
+        }
+    }
+    let ns = "dummy-MetricsNamespace";
+    let fwd = "dummy-ForwarderFunction";
+    let rep = "dummy-ReplayerFunction";
+    let retry = "dummy-RetryQueue.QueueName";
+    let dlq = "dummy-DeadLetterQueue.QueueName";
+    let want = [
+        format!("{ns} Delivered {fwd} Sum"),
+        format!("{ns} Retried {fwd} Sum"),
+        format!("{ns} Parked {fwd} Sum"),
+        format!("{ns} Gone {fwd} Sum"),
+        format!("{ns} Delivered {rep} Sum"),
+        format!("{ns} WfmLatency {fwd} p50"),
+        format!("{ns} WfmLatency {fwd} p99"),
+        format!("{ns} BreakerOpen {fwd} Maximum"),
+        format!("AWS/SQS ApproximateNumberOfMessagesVisible {retry} Maximum"),
+        format!("AWS/SQS ApproximateNumberOfMessagesNotVisible {retry} Maximum"),
+        format!("AWS/SQS ApproximateNumberOfMessagesVisible {dlq} Maximum"),
+        format!("AWS/SQS ApproximateAgeOfOldestMessage {retry} Maximum"),
+        format!("AWS/SQS ApproximateAgeOfOldestMessage {dlq} Maximum"),
+        format!("AWS/Lambda Errors {fwd} Sum"),
+        format!("AWS/Lambda Throttles {fwd} Sum"),
+        format!("AWS/Lambda Errors {rep} Sum"),
+        format!("AWS/Lambda Throttles {rep} Sum"),
+        format!("AWS/Lambda AsyncEventsDropped {fwd} Sum"),
+        format!("AWS/Lambda AsyncEventAge {fwd} Maximum"),
+    ];
+    for w in &want {
+        assert!(metrics.contains(w), "dashboard lacks {w}; has {metrics:#?}");
+    }
+    // Parked by reason: a search over the (Function, Reason) dimension set of each function.
+    for function in [fwd, rep] {
+        let search = format!(
+            "SEARCH('{{\"{ns}\",Function,Reason}} MetricName=\"Parked\" Function=\"{function}\"', 'Sum', 300)"
+        );
+        assert!(
+            expressions.contains(&search),
+            "dashboard lacks {search}; has {expressions:#?}"
+        );
+    }
+}
+
+/// Every policy statement of the template (role policies, queue and bucket policies), with its
+/// resource's name; both branches of `Fn::If` count, `AWS::NoValue` does not.
+fn policy_statements(tpl: &Json) -> Vec<(String, Json)> {
+    fn collect(owner: &str, v: &Json, out: &mut Vec<(String, Json)>) {
+        match v {
+            Json::Object(o) => {
+                if let Some(statement) = o.get("Statement") {
+                    let list = match statement {
+                        Json::Array(items) => items.clone(),
+                        one => vec![one.clone()],
+                    };
+                    for s in list {
+                        push_statement(owner, &s, out);
+                    }
+                }
+                for (k, child) in o {
+                    if k != "Statement" {
+                        collect(owner, child, out);
+                    }
+                }
+            }
+            Json::Array(items) => items.iter().for_each(|i| collect(owner, i, out)),
+            _ => {}
+        }
+    }
+    fn push_statement(owner: &str, s: &Json, out: &mut Vec<(String, Json)>) {
+        if let Some(branches) = s.get("Fn::If").and_then(Json::as_array) {
+            for b in branches.iter().skip(1) {
+                push_statement(owner, b, out);
+            }
+        } else if s != &json!({ "Ref": "AWS::NoValue" }) {
+            out.push((owner.to_string(), s.clone()));
+        }
+    }
+    let mut out = Vec::new();
+    for (name, r) in tpl["Resources"].as_object().expect("Resources") {
+        collect(name, &r["Properties"], &mut out);
+    }
+    out
+}
+
+/// Statements allowed to name every resource (`"*"`), as (resource, Sid), each with its reason.
+/// None today: X-Ray tracing is not enabled (it would need `xray:PutTraceSegments` on `*`), and
+/// logs go to each function's own log group instead of AWSLambdaBasicExecutionRole's `*`.
+const JUSTIFIED_WILDCARD_RESOURCES: &[(&str, &str)] = &[];
+
+#[test]
+fn no_policy_statement_names_every_resource_unless_justified() {
+    let tpl = template();
+    let statements = policy_statements(&tpl);
+    // The walk finds the statements we know of (roles, queue policy, bucket policy).
+    for (owner, sid) in [
+        ("ForwarderRole", "RetryQueue"),
+        ("ForwarderRole", "Logs"),
+        ("ForwarderRole", "WfmSigningSecret"),
+        ("ReplayerRole", "ArchiveList"),
+        ("DeadLetterQueuePolicy", "PartnerRuleDeadLetters"),
+        ("ArchiveBucketPolicy", "DenyInsecureTransport"),
+    ] {
+        assert!(
+            statements
+                .iter()
+                .any(|(o, s)| o == owner && s["Sid"] == sid),
+            "statement {owner}/{sid} not found"
+        );
+    }
+    let mut wildcard: Vec<(String, String)> = Vec::new();
+    for (owner, s) in &statements {
+        assert!(
+            s.get("NotResource").is_none(),
+            "NotResource in {owner}: {s}"
+        );
+        let resources = match &s["Resource"] {
+            Json::Array(v) => v.clone(),
+            one => vec![one.clone()],
+        };
+        assert!(!resources.is_empty(), "{owner}: {s}");
+        if resources
+            .iter()
+            .any(|r| r.as_str().is_some_and(|r| r == "*" || r.ends_with(":*")))
+        {
+            wildcard.push((owner.clone(), s["Sid"].as_str().unwrap_or("").to_string()));
+        }
+    }
+    let justified: Vec<(String, String)> = JUSTIFIED_WILDCARD_RESOURCES
+        .iter()
+        .map(|(o, s)| (o.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(wildcard, justified);
+
+    // No managed policies (AWS managed ones such as AWSLambdaBasicExecutionRole allow "*") and
+    // no SAM policy templates on the functions.
+    for role in resources_of_type(&tpl, "AWS::IAM::Role") {
+        let p = resource(&tpl, &role);
+        assert!(
+            p["ManagedPolicyArns"].is_null(),
+            "{role}: {}",
+            p["ManagedPolicyArns"]
+        );
+    }
+    for f in resources_of_type(&tpl, "AWS::Serverless::Function") {
+        let p = resource(&tpl, &f);
+        assert!(p["Policies"].is_null(), "{f}: {}", p["Policies"]);
+        assert!(
+            p["Role"]["Fn::GetAtt"].is_array(),
+            "{f} needs an explicit role"
+        );
+    }
+}
+
+/// Both functions get the metrics namespace and the optional secrets; each role may read exactly
+/// the secret ARNs given, only when given, and the forwarder logs to its own group.
+#[test]
+fn functions_get_secrets_and_metrics_namespace_scoped_to_the_parameters() {
+    let tpl = template();
+    assert_eq!(param_default(&tpl, "WfmAuthTokenSecretArn"), "");
+    assert_eq!(param_default(&tpl, "WfmSigningSecretArn"), "");
+    let secrets = [
+        (
+            "WfmAuthTokenSecretArn",
+            "HasAuthSecret",
+            "WFM_AUTH_TOKEN_SECRET_ARN",
+            "WfmAuthToken",
+        ),
+        (
+            "WfmSigningSecretArn",
+            "HasSigningSecret",
+            "WFM_SIGNING_SECRET_ARN",
+            "WfmSigningSecret",
+        ),
+    ];
+    for (param, condition, _, _) in secrets {
+        assert_eq!(
+            tpl["Conditions"][condition],
+            json!({ "Fn::Not": [{ "Fn::Equals": [{ "Ref": param }, ""] }] }),
+            "{condition}"
+        );
+    }
+    for (function, role) in [
+        ("ForwarderFunction", "ForwarderRole"),
+        ("ReplayerFunction", "ReplayerRole"),
+    ] {
+        let env = &resource(&tpl, function)["Environment"]["Variables"];
+        assert_eq!(
+            env["METRICS_NAMESPACE"],
+            json!({ "Ref": "MetricsNamespace" }),
+            "{function}"
+        );
+        let statements: Vec<&Json> = resource(&tpl, role)["Policies"]
+            .as_array()
+            .expect("Policies")
+            .iter()
+            .flat_map(|p| {
+                p["PolicyDocument"]["Statement"]
+                    .as_array()
+                    .expect("Statement")
+            })
+            .collect();
+        for (param, condition, var, sid) in secrets {
+            assert_eq!(
+                env[var],
+                json!({ "Fn::If": [condition, { "Ref": param }, { "Ref": "AWS::NoValue" }] }),
+                "{function}.{var}"
+            );
+            let want = json!({ "Fn::If": [
+                condition,
+                {
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Action": "secretsmanager:GetSecretValue",
+                    "Resource": { "Ref": param }
+                },
+                { "Ref": "AWS::NoValue" }
+            ] });
+            assert_eq!(
+                statements.iter().filter(|s| **s == &want).count(),
+                1,
+                "{role} must read {param} only when it is set"
+            );
+        }
+        // No other statement reaches Secrets Manager.
+        let secret_statements = statements
+            .iter()
+            .filter(|s| s.to_string().contains("secretsmanager"))
+            .count();
+        assert_eq!(secret_statements, secrets.len(), "{role}");
+    }
+
+    // The forwarder logs to its own group, which its role alone may write.
+    let forwarder = resource(&tpl, "ForwarderFunction");
+    assert_eq!(
+        forwarder["LoggingConfig"]["LogGroup"],
+        json!({ "Ref": "ForwarderLogGroup" })
+    );
+    assert!(resource(&tpl, "ForwarderLogGroup")["RetentionInDays"].is_u64());
+    let logs = policy_statements(&tpl)
+        .into_iter()
+        .find(|(o, s)| o == "ForwarderRole" && s["Sid"] == "Logs")
+        .map(|(_, s)| s)
+        .expect("ForwarderRole has a Logs statement");
+    assert_eq!(
+        logs["Resource"],
+        json!({ "Fn::GetAtt": ["ForwarderLogGroup", "Arn"] })
+    );
+    assert_eq!(
+        logs["Action"],
+        json!(["logs:CreateLogStream", "logs:PutLogEvents"])
     );
 }

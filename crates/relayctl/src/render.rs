@@ -228,6 +228,7 @@ fn counts_text(r: &Report) -> String {
         ("delivered", r.delivered),
         ("failed", r.failed),
         ("skipped", r.skipped),
+        ("unsendable", r.unsendable),
         ("superseded", r.superseded),
         ("archived", r.archived),
         ("redriven", r.redriven),
@@ -305,6 +306,7 @@ pub fn progress_text(r: &Report) -> String {
         ("archived", r.archived),
         ("redriven", r.redriven),
         ("skipped", r.skipped),
+        ("unsendable", r.unsendable),
     ] {
         if n > 0 {
             parts.push(format!("{name} {n}"));

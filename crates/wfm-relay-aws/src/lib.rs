@@ -5,8 +5,11 @@
 //! * [`queues`]: the SQS retry queue and dead-letter queue, with the size check against the
 //!   queue's `MaximumMessageSize` and the S3 claim check for oversize events.
 //! * [`aws`]: loading the shared AWS configuration once.
+//! * [`secrets`]: the WFM bearer token and signing keys, plain or from Secrets Manager / SSM,
+//!   cached and refreshed.
 
 pub mod archive;
 pub mod aws;
 pub mod queues;
+pub mod secrets;
 pub mod wfm;

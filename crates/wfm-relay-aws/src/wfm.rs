@@ -3,14 +3,25 @@
 //! What the request carries (PRODUCT.md §3): `Content-Type: application/json`,
 //! `User-Agent: wfm-relay/<version>`, `Idempotency-Key`, `X-Event-Id`, `X-Event-Time`,
 //! `X-Genesys-Topic`, `X-Attempt`, `X-Replay: true` for replays, and the optional bearer token.
+//! With signing keys configured, also the Standard Webhooks headers `webhook-id` (= the
+//! idempotency key), `webhook-timestamp` (the send time of this request, Unix seconds) and
+//! `webhook-signature` (one `v1,` signature per key over the exact body bytes sent;
+//! [`wfm_relay_core::signing`]).
 //! Redirects are never followed (a 3xx is returned as such, and the policy rejects it).
+//!
+//! Credentials come from a [`SecretStore`] (plain variables, or Secrets Manager / SSM with a TTL).
+//! When WFM answers 401 and the store, read again, holds different credentials, the same attempt
+//! is retried once at once with them (same `X-Attempt`); otherwise the 401 is returned as it is.
 
+use crate::secrets::{Credentials, SecretError, SecretStore};
 use bytes::Bytes;
 use reqwest::header::{
     AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT,
 };
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wfm_relay_core::config::{ForwarderConfig, Secret};
+use wfm_relay_core::signing::SigningKeys;
 
 /// Largest response excerpt kept for a dead letter: 1 KiB.
 pub const EXCERPT_MAX_BYTES: usize = 1024;
@@ -26,8 +37,10 @@ pub struct WfmSettings {
     pub connect_timeout: Duration,
     /// Idle pooled connections are closed after this (`WFM_POOL_IDLE_MS`).
     pub pool_idle: Duration,
-    /// Optional bearer token.
+    /// Optional bearer token (`WFM_AUTH_TOKEN`).
     pub auth_token: Option<Secret>,
+    /// Optional Standard Webhooks signing keys (`WFM_SIGNING_SECRETS`).
+    pub signing_keys: Option<SigningKeys>,
 }
 
 impl From<&ForwarderConfig> for WfmSettings {
@@ -37,6 +50,7 @@ impl From<&ForwarderConfig> for WfmSettings {
             connect_timeout: c.connect_timeout,
             pool_idle: c.pool_idle,
             auth_token: c.auth_token.clone(),
+            signing_keys: c.signing_keys.clone(),
         }
     }
 }
@@ -55,6 +69,9 @@ pub enum WfmClientError {
     /// reqwest could not build a client.
     #[error("cannot build the HTTP client: {0}")]
     Build(#[from] reqwest::Error),
+    /// A secret could not be read from AWS, or is invalid.
+    #[error(transparent)]
+    Secrets(#[from] SecretError),
 }
 
 /// One delivery attempt's request metadata.
@@ -68,6 +85,8 @@ pub struct Delivery {
     pub event_id: String,
     /// `X-Event-Time` (RFC 3339 state time), when known.
     pub event_time: Option<String>,
+    /// `X-Genesys-Timestamp` (RFC 3339 `detail.timestamp`, Genesys's publish time), when known.
+    pub published_time: Option<String>,
     /// `X-Genesys-Topic` (`detail-type`).
     pub detail_type: String,
     /// `X-Attempt`, 1-based over the whole life of the event.
@@ -118,17 +137,49 @@ pub struct WfmClient {
     url: reqwest::Url,
     pooled: reqwest::Client,
     fresh: reqwest::Client,
-    auth: Option<HeaderValue>,
+    secrets: Arc<SecretStore>,
 }
 
 impl WfmClient {
+    /// Builds the client with the fixed credentials of `s` (plain variables; see
+    /// [`WfmClient::from_config`] for secrets kept in AWS).
+    ///
+    /// # Errors
+    /// [`WfmClientError`] when the URL is invalid, the token cannot be a header value, or the
+    /// TLS back-end cannot start.
+    pub fn new(s: &WfmSettings) -> Result<Self, WfmClientError> {
+        let credentials =
+            Credentials::new(s.auth_token.clone(), s.signing_keys.clone()).map_err(|message| {
+                WfmClientError::Invalid {
+                    variable: "WFM_AUTH_TOKEN",
+                    message,
+                }
+            })?;
+        Self::with_secrets(s, Arc::new(SecretStore::fixed(credentials)))
+    }
+
+    /// Builds the client from the configuration, reading the token and signing keys from
+    /// Secrets Manager / SSM when configured ([`SecretStore::from_config`]). For the Lambdas'
+    /// start-up: the secrets are read before the first invocation is served.
+    ///
+    /// # Errors
+    /// [`WfmClientError`] naming the variable at fault (a secret's value is never shown).
+    pub async fn from_config(cfg: &ForwarderConfig) -> Result<Self, WfmClientError> {
+        let store = SecretStore::from_config(cfg).await?;
+        Self::with_secrets(&WfmSettings::from(cfg), Arc::new(store))
+    }
+
     /// Builds the client: rustls, HTTP/1.1, no redirects, the configured connect timeout and
     /// pool idle timeout. A second client without a pool serves the at-once retry of a request
-    /// that failed on a stale pooled connection.
+    /// that failed on a stale pooled connection. Credentials come from `secrets` (the
+    /// `auth_token` and `signing_keys` of `s` are not used).
     ///
     /// # Errors
     /// [`WfmClientError`] when the URL is invalid or the TLS back-end cannot start.
-    pub fn new(s: &WfmSettings) -> Result<Self, WfmClientError> {
+    pub fn with_secrets(
+        s: &WfmSettings,
+        secrets: Arc<SecretStore>,
+    ) -> Result<Self, WfmClientError> {
         let url = reqwest::Url::parse(&s.url).map_err(|e| WfmClientError::Invalid {
             variable: "WFM_URL",
             message: format!("`{}` is not a valid URL: {e}", s.url),
@@ -148,26 +199,17 @@ impl WfmClient {
         };
         let pooled = base().pool_idle_timeout(s.pool_idle).build()?;
         let fresh = base().pool_max_idle_per_host(0).build()?;
-        let auth = match &s.auth_token {
-            Some(t) => {
-                let mut v =
-                    HeaderValue::from_str(&format!("Bearer {}", t.expose())).map_err(|_| {
-                        WfmClientError::Invalid {
-                            variable: "WFM_AUTH_TOKEN",
-                            message: "contains characters not allowed in an HTTP header".into(),
-                        }
-                    })?;
-                v.set_sensitive(true);
-                Some(v)
-            }
-            None => None,
-        };
         Ok(WfmClient {
             url,
             pooled,
             fresh,
-            auth,
+            secrets,
         })
+    }
+
+    /// The credential store in use.
+    pub fn secrets(&self) -> &Arc<SecretStore> {
+        &self.secrets
     }
 
     /// Makes one delivery attempt with a total timeout of `timeout`.
@@ -176,9 +218,36 @@ impl WfmClient {
     /// pooled keep-alive connection the server closed while this Lambda was frozen: "connection
     /// closed before message completed", reset, broken pipe) is retried once at once on a fresh
     /// connection, as the same attempt (PRODUCT.md §3, case C07).
+    ///
+    /// A 401 is retried once at once, as the same attempt and within the same `timeout`, when
+    /// the credentials read again from AWS differ from those sent (a rotated token); the second
+    /// answer is returned. With fixed credentials, or unchanged ones, the 401 is returned.
     pub async fn post(&self, d: &Delivery, timeout: Duration) -> AttemptResult {
         let started = Instant::now();
-        match self.once(&self.pooled, d, timeout).await {
+        let credentials = self.secrets.current().await;
+        let r = self.post_with(&credentials, d, timeout, started).await;
+        if !matches!(r, AttemptResult::Answered { status: 401, .. }) {
+            return r;
+        }
+        let Some(fresh) = self.secrets.after_unauthorized(&credentials, started).await else {
+            return r;
+        };
+        tracing::info!(
+            event_id = %d.event_id,
+            "WFM answered 401 and the credentials changed in AWS; retrying at once with them"
+        );
+        let left = timeout.saturating_sub(started.elapsed());
+        self.post_with(&fresh, d, left, started).await
+    }
+
+    async fn post_with(
+        &self,
+        credentials: &Credentials,
+        d: &Delivery,
+        timeout: Duration,
+        started: Instant,
+    ) -> AttemptResult {
+        match self.once(&self.pooled, credentials, d, timeout).await {
             Err(e) if !e.is_connect() && !e.is_timeout() && e.status().is_none() => {
                 tracing::info!(
                     event_id = %d.event_id,
@@ -186,7 +255,7 @@ impl WfmClient {
                     "request failed before a response, retrying at once on a fresh connection"
                 );
                 let left = timeout.saturating_sub(started.elapsed());
-                let r = self.once(&self.fresh, d, left).await;
+                let r = self.once(&self.fresh, credentials, d, left).await;
                 finish(r, started).await
             }
             r => finish(r, started).await,
@@ -196,6 +265,7 @@ impl WfmClient {
     async fn once(
         &self,
         client: &reqwest::Client,
+        credentials: &Credentials,
         d: &Delivery,
         timeout: Duration,
     ) -> Result<reqwest::Response, reqwest::Error> {
@@ -210,11 +280,27 @@ impl WfmClient {
         if let Some(t) = &d.event_time {
             req = req.header("X-Event-Time", t);
         }
+        if let Some(t) = &d.published_time {
+            req = req.header("X-Genesys-Timestamp", t);
+        }
         if d.replay {
             req = req.header("X-Replay", "true");
         }
-        if let Some(a) = &self.auth {
+        if let Some(a) = credentials.authorization() {
             req = req.header(AUTHORIZATION, a.clone());
+        }
+        if let Some(keys) = credentials.signing_keys() {
+            // A clock before 1970 cannot happen on Lambda; 0 would simply fail verification.
+            let ts = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            req = req
+                .header("webhook-id", &d.key)
+                .header("webhook-timestamp", ts.to_string())
+                .header(
+                    "webhook-signature",
+                    keys.signature_header(&d.key, ts, &d.body),
+                );
         }
         req.send().await
     }

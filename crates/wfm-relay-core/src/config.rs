@@ -3,9 +3,12 @@
 //! that names the variable.
 
 use crate::event::BodyMode;
+use crate::guard::{MaxEventAge, SourceAllowList};
+use crate::metrics::{DEFAULT_NAMESPACE, validate_namespace};
 use crate::policy::{
     DEFAULT_RETRY_SCHEDULE, DEFAULT_TRANSIENT_STATUSES, RetrySchedule, TransientStatuses,
 };
+use crate::signing::SigningKeys;
 use std::fmt;
 use std::time::Duration;
 
@@ -40,6 +43,38 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Where a secret is kept in AWS: its id, not its value (ids are not secret and may be logged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// An AWS Secrets Manager secret (name or ARN); the value is its `SecretString`
+    /// (`GetSecretValue`, current version).
+    SecretsManager {
+        /// The variable that named it (for error messages).
+        variable: &'static str,
+        /// Secret name or ARN.
+        id: String,
+    },
+    /// An SSM Parameter Store parameter, normally a `SecureString`, read with
+    /// `WithDecryption=true` (`GetParameter`).
+    Parameter {
+        /// The variable that named it (for error messages).
+        variable: &'static str,
+        /// Parameter name (or ARN).
+        name: String,
+    },
+}
+
+impl SecretRef {
+    /// The configuration variable that named this secret.
+    pub fn variable(&self) -> &'static str {
+        match self {
+            SecretRef::SecretsManager { variable, .. } | SecretRef::Parameter { variable, .. } => {
+                variable
+            }
+        }
+    }
+}
+
 /// Everything the forwarder reads from its environment. Durations are exact; the variable names
 /// carry their unit (`_MS` milliseconds, `_S` seconds).
 #[derive(Debug, Clone)]
@@ -58,6 +93,20 @@ pub struct ForwarderConfig {
     pub pool_idle: Duration,
     /// `WFM_AUTH_TOKEN` (optional): sent as `Authorization: Bearer <token>`.
     pub auth_token: Option<Secret>,
+    // --- signing and secrets
+    /// `WFM_AUTH_TOKEN_SECRET_ARN` (Secrets Manager) or `WFM_AUTH_TOKEN_PARAM` (SSM): where the
+    /// bearer token is read at start-up and refreshed. Exclusive with `WFM_AUTH_TOKEN`.
+    pub auth_token_source: Option<SecretRef>,
+    /// `WFM_SIGNING_SECRETS` (optional): Standard Webhooks secrets (`whsec_<base64>`, separated
+    /// by spaces or commas); each POST then carries `webhook-id`, `webhook-timestamp` and one
+    /// `v1,` signature per secret in `webhook-signature`.
+    pub signing_keys: Option<SigningKeys>,
+    /// `WFM_SIGNING_SECRET_ARN` (Secrets Manager) or `WFM_SIGNING_SECRET_PARAM` (SSM): where the
+    /// signing secrets list (same format as `WFM_SIGNING_SECRETS`) is read. Exclusive with
+    /// `WFM_SIGNING_SECRETS`.
+    pub signing_source: Option<SecretRef>,
+    /// `SECRETS_TTL_S` (default 300, 1–86400): secrets read from AWS are read again when older.
+    pub secrets_ttl: Duration,
     /// `WFM_TRANSIENT_STATUSES` (default `408,425,429,500,502-504,506-599`).
     pub transient: TransientStatuses,
     /// `INLINE_ATTEMPTS` (default 3, 1–10): attempts inside the EventBridge invocation.
@@ -87,6 +136,25 @@ pub struct ForwarderConfig {
     pub archive_bucket: Option<String>,
     /// `ARCHIVE_PREFIX` (default `dead-letters`).
     pub archive_prefix: String,
+    // --- guards, breaker, metrics
+    /// `ALLOWED_SOURCES` (default empty = every source): comma list of EventBridge `source`
+    /// values or Genesys Cloud organization ids; other events are parked as `unknown_source`.
+    pub allowed_sources: SourceAllowList,
+    /// `MAX_EVENT_AGE` (default off): `<topic glob>=<duration>` rules, first match wins, e.g.
+    /// `v2.users.*.presence=15m,*=1h`; older events are parked as `expired`, not sent live.
+    pub max_event_age: MaxEventAge,
+    /// `BREAKER_FAILURES` (default 5, 0–1000; 0 = off): consecutive transient WFM failures that
+    /// open the circuit breaker.
+    pub breaker_failures: u32,
+    /// `BREAKER_OPEN_MS` (default 30000, 1–3600000): how long the breaker stays open before one
+    /// probe request goes through.
+    pub breaker_open: Duration,
+    /// `METRICS_NAMESPACE` (default `WfmRelay`): CloudWatch namespace of the EMF metrics.
+    pub metrics_namespace: String,
+    /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda): the `Function` dimension of the metrics. EMF
+    /// lines are written to stdout only when it is set, i.e. inside a Lambda runtime (never from
+    /// `relayctl` or in-process tests).
+    pub function_name: Option<String>,
 }
 
 impl ForwarderConfig {
@@ -100,10 +168,17 @@ impl ForwarderConfig {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
+        // All missing required variables are named at once, so an operator fixes them in one go.
+        const REQUIRED: [&str; 3] = ["WFM_URL", "RETRY_QUEUE_URL", "DLQ_URL"];
+        let missing: Vec<&str> = REQUIRED.into_iter().filter(|n| var(n).is_none()).collect();
         let required = |name: &'static str| {
-            var(name).ok_or(ConfigError {
+            var(name).ok_or_else(|| ConfigError {
                 variable: name,
-                message: "is required".into(),
+                message: if missing.len() > 1 {
+                    format!("is required (missing: {})", missing.join(", "))
+                } else {
+                    "is required".into()
+                },
             })
         };
         let num =
@@ -174,6 +249,58 @@ impl ForwarderConfig {
                 variable: "RETRY_SCHEDULE",
                 message: m,
             })?;
+        // --- signing and secrets
+        let aws_source = |arn_var: &'static str,
+                          param_var: &'static str,
+                          plain_var: &'static str|
+         -> Result<Option<SecretRef>, ConfigError> {
+            let source = match (var(arn_var), var(param_var)) {
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError {
+                        variable: param_var,
+                        message: format!("set either {arn_var} or {param_var}, not both"),
+                    });
+                }
+                (Some(id), None) => Some(SecretRef::SecretsManager {
+                    variable: arn_var,
+                    id,
+                }),
+                (None, Some(name)) => Some(SecretRef::Parameter {
+                    variable: param_var,
+                    name,
+                }),
+                (None, None) => None,
+            };
+            if let (Some(s), Some(_)) = (&source, var(plain_var)) {
+                return Err(ConfigError {
+                    variable: plain_var,
+                    message: format!(
+                        "is set together with {}; give the secret one source only",
+                        s.variable()
+                    ),
+                });
+            }
+            Ok(source)
+        };
+        let auth_token_source = aws_source(
+            "WFM_AUTH_TOKEN_SECRET_ARN",
+            "WFM_AUTH_TOKEN_PARAM",
+            "WFM_AUTH_TOKEN",
+        )?;
+        let signing_source = aws_source(
+            "WFM_SIGNING_SECRET_ARN",
+            "WFM_SIGNING_SECRET_PARAM",
+            "WFM_SIGNING_SECRETS",
+        )?;
+        let signing_keys = var("WFM_SIGNING_SECRETS")
+            .map(|v| SigningKeys::parse(&v))
+            .transpose()
+            .map_err(|m| ConfigError {
+                variable: "WFM_SIGNING_SECRETS",
+                message: m,
+            })?;
+        let secrets_ttl = Duration::from_secs(num("SECRETS_TTL_S", 300, 1, 86_400)?);
+        // --- end of signing and secrets
         let function_timeout = Duration::from_secs(num("FUNCTION_TIMEOUT_S", 60, 1, 900)?);
         let deadline_reserve = ms("DEADLINE_RESERVE_MS", 3000, 0, 60_000)?;
         if deadline_reserve >= function_timeout {
@@ -182,6 +309,32 @@ impl ForwarderConfig {
                 message: "must be shorter than FUNCTION_TIMEOUT_S".into(),
             });
         }
+        // --- guards, breaker, metrics
+        let allowed_sources: SourceAllowList = var("ALLOWED_SOURCES")
+            .unwrap_or_default()
+            .parse()
+            .map_err(|m| ConfigError {
+            variable: "ALLOWED_SOURCES",
+            message: m,
+        })?;
+        let max_event_age: MaxEventAge =
+            var("MAX_EVENT_AGE")
+                .unwrap_or_default()
+                .parse()
+                .map_err(|m| ConfigError {
+                    variable: "MAX_EVENT_AGE",
+                    message: m,
+                })?;
+        let breaker_failures = u32::try_from(num("BREAKER_FAILURES", 5, 0, 1000)?).unwrap_or(5);
+        let breaker_open = ms("BREAKER_OPEN_MS", 30_000, 1, 3_600_000)?;
+        let metrics_namespace =
+            var("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+        validate_namespace(&metrics_namespace).map_err(|m| ConfigError {
+            variable: "METRICS_NAMESPACE",
+            message: m,
+        })?;
+        let function_name = var("AWS_LAMBDA_FUNCTION_NAME");
+        // --- end of guards, breaker, metrics
         Ok(ForwarderConfig {
             wfm_url,
             allow_http,
@@ -190,6 +343,10 @@ impl ForwarderConfig {
             timeout: ms("WFM_TIMEOUT_MS", 10_000, 1, 900_000)?,
             pool_idle: ms("WFM_POOL_IDLE_MS", 15_000, 0, 3_600_000)?,
             auth_token: var("WFM_AUTH_TOKEN").map(Secret::new),
+            auth_token_source,
+            signing_keys,
+            signing_source,
+            secrets_ttl,
             transient,
             inline_attempts: u32::try_from(num("INLINE_ATTEMPTS", 3, 1, 10)?).unwrap_or(3),
             backoff_base: ms("BACKOFF_BASE_MS", 100, 1, 60_000)?,
@@ -204,6 +361,13 @@ impl ForwarderConfig {
             dlq_url: required("DLQ_URL")?,
             archive_bucket: var("ARCHIVE_BUCKET"),
             archive_prefix: var("ARCHIVE_PREFIX").unwrap_or_else(|| "dead-letters".into()),
+            // --- guards, breaker, metrics
+            allowed_sources,
+            max_event_age,
+            breaker_failures,
+            breaker_open,
+            metrics_namespace,
+            function_name,
         })
     }
 }
@@ -271,6 +435,13 @@ mod tests {
         ])
         .expect("ok");
         assert!(ok.allow_http);
+        let none = ForwarderConfig::from_lookup(|_| None).expect_err("nothing set");
+        assert_eq!(none.variable, "WFM_URL");
+        assert!(
+            none.to_string()
+                .contains("missing: WFM_URL, RETRY_QUEUE_URL, DLQ_URL"),
+            "{none}"
+        );
     }
 
     #[test]
@@ -281,5 +452,149 @@ mod tests {
             c.auth_token.as_ref().map(Secret::expose),
             Some("s3cr3t-token")
         );
+    }
+
+    #[test]
+    fn signing_and_secret_sources() {
+        let c = cfg(&[]).expect("valid");
+        assert!(c.signing_keys.is_none() && c.signing_source.is_none());
+        assert!(c.auth_token_source.is_none());
+        assert_eq!(c.secrets_ttl, Duration::from_secs(300));
+
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let c = cfg(&[
+            (
+                "WFM_SIGNING_SECRETS",
+                &format!("{secret}, whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+            ),
+            ("WFM_AUTH_TOKEN_PARAM", "/wfm/token"),
+            ("SECRETS_TTL_S", "60"),
+        ])
+        .expect("valid");
+        assert_eq!(c.signing_keys.as_ref().map(SigningKeys::len), Some(2));
+        assert_eq!(
+            c.auth_token_source,
+            Some(SecretRef::Parameter {
+                variable: "WFM_AUTH_TOKEN_PARAM",
+                name: "/wfm/token".into()
+            })
+        );
+        assert_eq!(c.secrets_ttl, Duration::from_secs(60));
+        assert!(!format!("{c:?}").contains(&secret[6..]));
+
+        let c = cfg(&[(
+            "WFM_SIGNING_SECRET_ARN",
+            "arn:aws:secretsmanager:eu-west-1:1:secret:s",
+        )])
+        .expect("valid");
+        assert_eq!(
+            c.signing_source.as_ref().map(SecretRef::variable),
+            Some("WFM_SIGNING_SECRET_ARN")
+        );
+
+        let table: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("WFM_SIGNING_SECRETS", "whsec_not base64!")],
+                "WFM_SIGNING_SECRETS",
+            ),
+            (
+                &[(
+                    "WFM_SIGNING_SECRETS",
+                    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLa$w",
+                )],
+                "WFM_SIGNING_SECRETS",
+            ),
+            (
+                &[
+                    ("WFM_AUTH_TOKEN", "t"),
+                    ("WFM_AUTH_TOKEN_SECRET_ARN", "arn"),
+                ],
+                "WFM_AUTH_TOKEN",
+            ),
+            (
+                &[("WFM_AUTH_TOKEN", "t"), ("WFM_AUTH_TOKEN_PARAM", "/p")],
+                "WFM_AUTH_TOKEN",
+            ),
+            (
+                &[
+                    ("WFM_AUTH_TOKEN_SECRET_ARN", "arn"),
+                    ("WFM_AUTH_TOKEN_PARAM", "/p"),
+                ],
+                "WFM_AUTH_TOKEN_PARAM",
+            ),
+            (
+                &[
+                    ("WFM_SIGNING_SECRETS", secret),
+                    ("WFM_SIGNING_SECRET_PARAM", "/p"),
+                ],
+                "WFM_SIGNING_SECRETS",
+            ),
+            (
+                &[
+                    ("WFM_SIGNING_SECRET_ARN", "a"),
+                    ("WFM_SIGNING_SECRET_PARAM", "/p"),
+                ],
+                "WFM_SIGNING_SECRET_PARAM",
+            ),
+            (&[("SECRETS_TTL_S", "0")], "SECRETS_TTL_S"),
+        ];
+        for (pairs, var) in table {
+            let err = cfg(pairs).expect_err("invalid");
+            assert_eq!(err.variable, *var, "{pairs:?}");
+            let text = err.to_string();
+            assert!(text.contains(var), "{text}");
+            assert!(
+                !text.contains("MfKQ9r8GKYqrTwjUPD8"),
+                "{text} echoes a secret"
+            );
+            assert!(!text.contains("not base64!"), "{text} echoes a secret");
+        }
+    }
+
+    #[test]
+    fn guards_breaker_and_metrics_settings() {
+        let c = cfg(&[]).expect("valid");
+        assert!(c.allowed_sources.is_empty());
+        assert!(c.max_event_age.is_empty());
+        assert_eq!(c.breaker_failures, 5);
+        assert_eq!(c.breaker_open, Duration::from_millis(30_000));
+        assert_eq!(c.metrics_namespace, "WfmRelay");
+        assert_eq!(c.function_name, None);
+
+        let c = cfg(&[
+            (
+                "ALLOWED_SOURCES",
+                "0f0f0f0f-0000-4000-8000-000000000001, my.app",
+            ),
+            ("MAX_EVENT_AGE", "v2.users.*.presence=15m,*=1h"),
+            ("BREAKER_FAILURES", "0"),
+            ("BREAKER_OPEN_MS", "500"),
+            ("METRICS_NAMESPACE", "Team/WfmRelay"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "stack-Forwarder-1"),
+        ])
+        .expect("valid");
+        assert!(c.allowed_sources.allows("my.app"));
+        assert!(!c.allowed_sources.allows("other.app"));
+        assert_eq!(
+            c.max_event_age.to_string(),
+            "v2.users.*.presence=900s,*=3600s"
+        );
+        assert_eq!(c.breaker_failures, 0);
+        assert_eq!(c.breaker_open, Duration::from_millis(500));
+        assert_eq!(c.metrics_namespace, "Team/WfmRelay");
+        assert_eq!(c.function_name.as_deref(), Some("stack-Forwarder-1"));
+
+        let table: &[(&[(&str, &str)], &str)] = &[
+            (&[("ALLOWED_SOURCES", "a b")], "ALLOWED_SOURCES"),
+            (&[("MAX_EVENT_AGE", "15m")], "MAX_EVENT_AGE"),
+            (&[("MAX_EVENT_AGE", "*=0s")], "MAX_EVENT_AGE"),
+            (&[("BREAKER_FAILURES", "-1")], "BREAKER_FAILURES"),
+            (&[("BREAKER_OPEN_MS", "0")], "BREAKER_OPEN_MS"),
+            (&[("METRICS_NAMESPACE", "AWS/Lambda")], "METRICS_NAMESPACE"),
+        ];
+        for (pairs, var) in table {
+            let err = cfg(pairs).expect_err("invalid");
+            assert_eq!(err.variable, *var, "{pairs:?}");
+        }
     }
 }

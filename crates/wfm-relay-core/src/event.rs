@@ -83,6 +83,8 @@ pub struct EventInfo {
     pub user_id: Option<String>,
     /// The state time used for ordering (PRODUCT.md §2), if any member yields one.
     pub state_time: Option<SystemTime>,
+    /// `detail.timestamp`: when Genesys published the event (RFC 3339 or epoch ms), if present.
+    pub published_time: Option<SystemTime>,
     /// The content-derived idempotency key (see [`crate::key`]).
     pub key: IdempotencyKey,
     detail: Box<RawValue>,
@@ -259,10 +261,11 @@ pub fn parse_event(raw: &[u8]) -> Result<EventInfo, InvalidEvent> {
     let user_id = user_id_from_topic(&topic)
         .map(str::to_owned)
         .or_else(|| event_body.as_deref().and_then(|b| member_str(b, "userId")));
+    let published_time = time_at(&detail, &["timestamp"]);
     let state_time = event_body
         .as_deref()
         .and_then(|b| body_state_time(&topic, b))
-        .or_else(|| time_at(&detail, &["timestamp"]))
+        .or(published_time)
         .or_else(|| parse_rfc3339(&time));
     Ok(EventInfo {
         id,
@@ -272,6 +275,7 @@ pub fn parse_event(raw: &[u8]) -> Result<EventInfo, InvalidEvent> {
         topic_name,
         user_id,
         state_time,
+        published_time,
         key,
         detail,
         event_body,
@@ -328,6 +332,10 @@ mod tests {
         assert_eq!(
             format_rfc3339(e.state_time.expect("state time")),
             "2025-03-04T09:15:01.874Z"
+        );
+        assert_eq!(
+            e.published_time.map(format_rfc3339).as_deref(),
+            Some("2025-03-04T09:15:01.912Z")
         );
     }
 

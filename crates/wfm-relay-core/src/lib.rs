@@ -6,14 +6,22 @@
 //!   decides what happens after each attempt (retry inline, enqueue, wait, park).
 //! * [`envelope`]: the versioned JSON message carried by the retry queue and the dead-letter queue.
 //! * [`config`]: the forwarder's configuration, read once from environment-like lookups.
+//! * [`signing`]: Standard Webhooks `v1` signatures (HMAC-SHA256) of the exact bytes sent.
+//! * [`guard`]: agent-state guards (allowed sources, maximum event age for live delivery).
+//! * [`breaker`]: the circuit breaker in front of WFM, a state machine with time passed in.
+//! * [`metrics`]: CloudWatch Embedded Metric Format documents.
 //!
 //! Architecture invariant: this crate does no I/O and knows nothing about AWS, HTTP clients or
 //! tokio. Time and randomness are passed in.
 
+pub mod breaker;
 pub mod config;
 pub mod envelope;
 pub mod event;
+pub mod guard;
 pub mod key;
+pub mod metrics;
 pub mod policy;
 pub mod replay;
+pub mod signing;
 pub mod timefmt;

@@ -2,6 +2,17 @@
 //! calls. moto cannot fail at the transport level, so the proxy does: requests are matched by
 //! their `X-Amz-Target` header (AWS JSON protocol, e.g. `AmazonSQS.SendMessage`).
 //!
+//! S3 speaks REST (AWS S3 API Reference: the operation is the method and the path, no
+//! `X-Amz-Target`), so a request without that header is matched by a *pseudo-target* instead:
+//! `S3:<METHOD>` (e.g. `S3:PUT` for PutObject, `S3:GET` for GetObject and ListObjectsV2,
+//! `S3:DELETE`, `S3:HEAD`, `S3:POST` for DeleteObjects), optionally narrowed by a path prefix
+//! after one space: `S3:PUT /my-bucket/dead-letters/` matches only PUTs whose path starts with
+//! `/my-bucket/dead-letters/`. Paths are path-style (`/<bucket>/<key>`): give the S3 client
+//! `force_path_style(true)`. A request matches the fault of its longest matching prefix, else the
+//! one of its bare `S3:<METHOD>`. [`FaultProxy::count`] and [`FaultProxy::bodies`] take the same
+//! pseudo-targets (with or without a prefix). Every request without `X-Amz-Target` counts as an
+//! S3 request, moto's own `/moto-api/` calls included.
+//!
 //! The proxy forwards the method, path and query, headers (except `Host`, `Content-Length` and
 //! hop-by-hop headers) and body to the upstream, and relays status, headers (minus hop-by-hop
 //! ones; `Content-Length` is recomputed) and body. moto does not check SigV4 signatures, so the
@@ -21,6 +32,9 @@ use crate::http_server::{self, BoxError, ConnCtx, Handler, HandlerFuture, Stoppe
 
 /// The request header that selects a fault.
 pub const TARGET_HEADER: &str = "x-amz-target";
+
+/// Prefix of the pseudo-targets of REST (S3) requests, e.g. `S3:PUT`.
+pub const S3_PSEUDO_PREFIX: &str = "S3:";
 
 /// Time limit of one upstream call: 60 s (longer than SQS's 20 s long poll).
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
@@ -73,6 +87,45 @@ struct Shared {
     faults: Mutex<HashMap<String, Fault>>,
     counts: Mutex<HashMap<String, usize>>,
     bodies: Mutex<HashMap<String, Vec<Bytes>>>,
+    /// REST (S3) requests seen, in arrival order.
+    rest: Mutex<Vec<RestRequest>>,
+}
+
+/// One request without `X-Amz-Target`, as the S3 pseudo-targets see it.
+struct RestRequest {
+    method: String,
+    path: String,
+    body: Bytes,
+}
+
+/// A parsed pseudo-target: `S3:<METHOD>` or `S3:<METHOD> <path prefix>`.
+#[derive(Debug, PartialEq, Eq)]
+struct S3Selector<'a> {
+    method: &'a str,
+    prefix: &'a str,
+}
+
+impl<'a> S3Selector<'a> {
+    /// `None` when `target` is not a pseudo-target (an ordinary `X-Amz-Target` value).
+    fn parse(target: &'a str) -> Option<Self> {
+        let rest = target.strip_prefix(S3_PSEUDO_PREFIX)?;
+        let (method, prefix) = rest.split_once(' ').unwrap_or((rest, ""));
+        Some(S3Selector { method, prefix })
+    }
+
+    fn matches(&self, method: &str, path: &str) -> bool {
+        self.method.eq_ignore_ascii_case(method) && path.starts_with(self.prefix)
+    }
+}
+
+/// The fault for a REST request: the longest matching path prefix wins.
+fn rest_fault(faults: &HashMap<String, Fault>, method: &str, path: &str) -> Option<Fault> {
+    faults
+        .iter()
+        .filter_map(|(k, f)| S3Selector::parse(k).map(|s| (s, f)))
+        .filter(|(s, _)| s.matches(method, path))
+        .max_by_key(|(s, _)| s.prefix.len())
+        .map(|(_, f)| f.clone())
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -116,6 +169,7 @@ impl FaultProxy {
             faults: Mutex::new(HashMap::new()),
             counts: Mutex::new(HashMap::new()),
             bodies: Mutex::new(HashMap::new()),
+            rest: Mutex::new(Vec::new()),
         });
         let for_handler = Arc::clone(&shared);
         let handler: Handler = Arc::new(move |ctx, req| handle(Arc::clone(&for_handler), ctx, req));
@@ -133,7 +187,8 @@ impl FaultProxy {
     }
 
     /// Sets (`Some`) or clears (`None`) the fault for requests whose `X-Amz-Target` equals
-    /// `target` (exact match, e.g. `AmazonSQS.SendMessageBatch`).
+    /// `target` (exact match, e.g. `AmazonSQS.SendMessageBatch`), or for the REST (S3) requests
+    /// a pseudo-target selects (`S3:PUT`, `S3:PUT /bucket/prefix`; see the module documentation).
     pub fn set_fault(&self, target: &str, fault: Option<Fault>) {
         let mut faults = lock(&self.shared.faults);
         match fault {
@@ -142,14 +197,30 @@ impl FaultProxy {
         };
     }
 
-    /// Number of requests seen with `X-Amz-Target: target`, faulted or not.
+    /// Number of requests seen with `X-Amz-Target: target`, faulted or not; for a pseudo-target
+    /// (`S3:PUT`, `S3:GET /bucket/key-prefix`), the REST requests it selects.
     pub fn count(&self, target: &str) -> usize {
+        if let Some(sel) = S3Selector::parse(target) {
+            return lock(&self.shared.rest)
+                .iter()
+                .filter(|r| sel.matches(&r.method, &r.path))
+                .count();
+        }
         lock(&self.shared.counts).get(target).copied().unwrap_or(0)
     }
 
     /// The request bodies seen with `X-Amz-Target: target`, in arrival order (e.g. the JSON of
     /// each `AmazonSQS.SendMessage`, with its `DelaySeconds` that no SQS API returns later).
+    /// For a pseudo-target, the bodies of the REST requests it selects (e.g. the objects PUT, as
+    /// sent: the SDK may frame them with `Content-Encoding: aws-chunked`).
     pub fn bodies(&self, target: &str) -> Vec<Vec<u8>> {
+        if let Some(sel) = S3Selector::parse(target) {
+            return lock(&self.shared.rest)
+                .iter()
+                .filter(|r| sel.matches(&r.method, &r.path))
+                .map(|r| r.body.to_vec())
+                .collect();
+        }
         lock(&self.shared.bodies)
             .get(target)
             .map(|v| v.iter().map(|b| b.to_vec()).collect())
@@ -208,7 +279,17 @@ fn handle(shared: Arc<Shared>, _ctx: ConnCtx, req: Request<Incoming>) -> Handler
                     .push(body.clone());
                 lock(&shared.faults).get(target).cloned()
             }
-            None => None,
+            None => {
+                let path = parts.uri.path().to_owned();
+                let method = parts.method.as_str().to_owned();
+                let fault = rest_fault(&lock(&shared.faults), &method, &path);
+                lock(&shared.rest).push(RestRequest {
+                    method,
+                    path,
+                    body: body.clone(),
+                });
+                fault
+            }
         };
         let rewrite = match fault {
             Some(Fault::Reset) => return Err(BoxError::from("injected reset")),
@@ -356,5 +437,69 @@ mod tests {
         assert_eq!(proxy.count("AmazonSQS.DeleteMessage"), 1);
         assert_eq!(proxy.count("AmazonSQS.ReceiveMessage"), 0);
         assert_eq!(upstream.requests().len(), 3);
+    }
+
+    #[test]
+    fn s3_selectors_parse_and_match() {
+        assert_eq!(S3Selector::parse("AmazonSQS.SendMessage"), None);
+        let bare = S3Selector::parse("S3:PUT").expect("pseudo-target");
+        assert_eq!((bare.method, bare.prefix), ("PUT", ""));
+        assert!(bare.matches("PUT", "/b/k"));
+        assert!(!bare.matches("GET", "/b/k"));
+        let narrow = S3Selector::parse("S3:PUT /b/dead-letters/").expect("pseudo-target");
+        assert!(narrow.matches("PUT", "/b/dead-letters/2026/x.jsonl.gz"));
+        assert!(!narrow.matches("PUT", "/b/claim-checks/x.json"));
+    }
+
+    #[tokio::test]
+    async fn rest_requests_are_matched_by_s3_pseudo_targets() {
+        let upstream = ScriptedWfm::start(Script::Sequence(vec![Reply::status(200)]))
+            .await
+            .expect("upstream");
+        let proxy = FaultProxy::start(format!("http://{}", upstream.addr()))
+            .await
+            .expect("proxy");
+        let c = client();
+        let put = |path: &'static str| {
+            c.put(format!("{}{path}", proxy.url()))
+                .body(format!("object at {path}"))
+                .send()
+        };
+        proxy.set_fault(
+            "S3:PUT",
+            Some(Fault::Respond {
+                status: 500,
+                body: "<Error><Code>InternalError</Code></Error>".to_owned(),
+                content_type: "application/xml".to_owned(),
+            }),
+        );
+        proxy.set_fault("S3:PUT /b/keep/", Some(Fault::Reset));
+        assert_eq!(put("/b/x").await.expect("answered").status().as_u16(), 500);
+        assert!(put("/b/keep/y").await.is_err(), "the longer prefix wins");
+        let get = c
+            .get(format!("{}/b/x", proxy.url()))
+            .send()
+            .await
+            .expect("forwarded");
+        assert_eq!(get.status().as_u16(), 200);
+        assert_eq!(
+            upstream.requests().len(),
+            1,
+            "only the GET reached upstream"
+        );
+        assert_eq!(proxy.count("S3:PUT"), 2);
+        assert_eq!(proxy.count("S3:PUT /b/keep/"), 1);
+        assert_eq!(proxy.count("S3:GET"), 1);
+        assert_eq!(proxy.count("S3:DELETE"), 0);
+        assert_eq!(
+            proxy.bodies("S3:PUT /b/x"),
+            vec![b"object at /b/x".to_vec()]
+        );
+        proxy.set_fault("S3:PUT", None);
+        proxy.set_fault("S3:PUT /b/keep/", None);
+        assert_eq!(
+            put("/b/keep/y").await.expect("forwarded").status().as_u16(),
+            200
+        );
     }
 }

@@ -28,6 +28,7 @@ use wfm_relay_aws::wfm::{AttemptResult, Delivery, WfmClient, WfmSettings};
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::envelope::{EnvelopeV1, Reason};
 use wfm_relay_core::event::parse_event;
+use wfm_relay_core::metrics::{self, Metrics};
 use wfm_relay_core::policy::{Class, classify, time_left};
 use wfm_relay_core::replay::{DeadLetter, decode_dead_letter, select_latest};
 use wfm_relay_core::timefmt::format_rfc3339;
@@ -132,7 +133,13 @@ impl Replayer {
     /// [`StartError`] naming the variable at fault.
     pub async fn from_env() -> Result<Self, StartError> {
         let cfg = ForwarderConfig::from_lookup(|k| std::env::var(k).ok())?;
-        let wfm = WfmClient::new(&WfmSettings::from(&cfg))?;
+        // The WFM token and signing keys, read from Secrets Manager / SSM when configured
+        // (before the first invocation), then cached and refreshed by the client.
+        let secrets = wfm_relay_aws::secrets::SecretStore::from_config(&cfg)
+            .await
+            .map_err(wfm_relay_aws::wfm::WfmClientError::from)?;
+        let secrets = std::sync::Arc::new(secrets);
+        let wfm = WfmClient::with_secrets(&WfmSettings::from(&cfg), secrets)?;
         let aws = AwsClients::from_env().await;
         let queues = Queues::new(
             aws.sqs,
@@ -216,6 +223,14 @@ impl Replayer {
         info!(action = %report.action, matched = report.matched, delivered = report.delivered,
             failed = report.failed, archived = report.archived, redriven = report.redriven,
             remaining = report.remaining, "replayer action done");
+        if let Some(function) = &self.cfg.function_name {
+            // Inside a Lambda runtime only: relayctl runs the same code and keeps stdout clean.
+            emit_metrics(&report_metrics(
+                &self.cfg.metrics_namespace,
+                function,
+                &report,
+            ));
+        }
         Ok(report)
     }
 
@@ -290,6 +305,12 @@ impl Replayer {
                 report.matched += 1;
                 if let Some(t) = msg.sent_at {
                     oldest = Some(oldest.map_or(t, |o| o.min(t)));
+                }
+                if req.action == Action::Replay && !sendable(&dead.env) {
+                    // Counted the same in a dry run and in the real one: it cannot be sent.
+                    report.unsendable += 1;
+                    held.push(msg);
+                    continue;
                 }
                 matched_page.push(Letter { msg, dead });
             }
@@ -445,8 +466,7 @@ impl Replayer {
                     delivered.push(l.msg);
                 }
                 Sent::Invalid => {
-                    report.skipped += 1;
-                    report.matched -= 1;
+                    report.unsendable += 1;
                     release.push(l.msg);
                 }
                 Sent::Failed => {
@@ -492,7 +512,7 @@ impl Replayer {
             return Sent::Invalid;
         };
         pacer.wait().await;
-        let attempt = env.attempts + 1;
+        let attempt = env.attempts.saturating_add(1);
         let timeout = match deadline {
             Some(d) => {
                 self.cfg
@@ -509,6 +529,7 @@ impl Replayer {
             key: info.key.to_string(),
             event_id: info.id.clone(),
             event_time: info.state_time.map(format_rfc3339),
+            published_time: info.published_time.map(format_rfc3339),
             detail_type: info.detail_type.clone(),
             attempt,
             replay: true,
@@ -713,6 +734,9 @@ impl Replayer {
                 .filter(|e| req.filter.matches(e))
                 .collect();
             report.matched += selected.len();
+            let (selected, unsendable): (Vec<EnvelopeV1>, Vec<EnvelopeV1>) =
+                selected.into_iter().partition(sendable);
+            report.unsendable += unsendable.len();
             if !req.dry_run {
                 let results: Vec<Sent> = futures_util::stream::iter(selected)
                     .map(|mut env| {
@@ -726,10 +750,7 @@ impl Replayer {
                     match r {
                         Sent::Delivered => report.delivered += 1,
                         Sent::Failed => report.failed += 1,
-                        Sent::Invalid => {
-                            report.skipped += 1;
-                            report.matched -= 1;
-                        }
+                        Sent::Invalid => report.unsendable += 1,
                     }
                 }
             }
@@ -741,6 +762,14 @@ impl Replayer {
         }
         Ok(())
     }
+}
+
+/// Whether a letter's inline event is a valid EventBridge event (a claim-checked one is assumed
+/// so until it is read).
+fn sendable(env: &EnvelopeV1) -> bool {
+    env.event
+        .as_deref()
+        .is_none_or(|e| parse_event(e.as_bytes()).is_ok())
 }
 
 fn tally(stats: &mut Stats, env: &EnvelopeV1) {
@@ -789,6 +818,30 @@ fn run_id() -> String {
         now.second(),
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     )
+}
+
+/// The metrics of one action: `Delivered`, `Failed`, `Archived` (Count), and the action name as
+/// the `Action` property (not a dimension).
+pub fn report_metrics(namespace: &str, function: &str, report: &Report) -> Metrics {
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let mut m = Metrics::replayer(namespace, function);
+    m.add(metrics::DELIVERED, count(report.delivered));
+    m.add(metrics::FAILED, count(report.failed));
+    m.add(metrics::ARCHIVED, count(report.archived));
+    m.property("Action", report.action.clone());
+    m
+}
+
+/// Writes `metrics` to stdout as CloudWatch Embedded Metric Format lines; a failed write is
+/// ignored (metrics never fail an action).
+fn emit_metrics(metrics: &Metrics) {
+    use std::io::Write;
+    let now_ms = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", metrics.to_emf_json(now_ms));
+    let _ = out.flush();
 }
 
 /// Installs the JSON log subscriber (stdout, `RUST_LOG`, default `info`).

@@ -174,8 +174,12 @@ pub struct Report {
     pub delivered: usize,
     /// Letters that failed (POST not 2xx, or not movable); they stay in the DLQ.
     pub failed: usize,
-    /// Letters looked at that did not match, or could not be sent (invalid events).
+    /// Letters looked at that did not match the filter (left in the DLQ, visible again).
     pub skipped: usize,
+    /// Matching letters that hold no valid EventBridge event (reason `invalid_event`): replay
+    /// cannot send them; they stay in the DLQ (archive them to empty it).
+    #[serde(default)]
+    pub unsendable: usize,
     /// Letters superseded by a newer state (replay `latest`), archived.
     pub superseded: usize,
     /// Letters written to S3 and deleted from the DLQ.

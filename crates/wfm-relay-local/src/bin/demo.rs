@@ -412,7 +412,9 @@ async fn recover(
     ];
     let mut archived = 0u64;
     for req in requests {
-        println!("$ aws lambda invoke --function-name wfm-relay-replayer --payload '{req}'");
+        println!(
+            "$ aws lambda invoke --function-name wfm-relay-replayer --cli-binary-format raw-in-base64-out --payload '{req}' report.json"
+        );
         let raw = invoke_raw(&api, req.as_bytes().to_vec())
             .await
             .map_err(|e| anyhow::anyhow!("replayer invocation failed: {e}"))?;
@@ -420,11 +422,11 @@ async fn recover(
             serde_json::from_slice(&raw).context("the replayer answered non-JSON")?;
         let n = |k: &str| report[k].as_u64().unwrap_or(0);
         println!(
-            "  matched {} delivered {} failed {} skipped {} archived {} remaining {}",
+            "  matched {} delivered {} failed {} unsendable {} archived {} remaining {}",
             n("matched"),
             n("delivered"),
             n("failed"),
-            n("skipped"),
+            n("unsendable"),
             n("archived"),
             n("remaining")
         );
