@@ -20,17 +20,27 @@ impl AwsClients {
     /// serve buckets by path) or when `S3_FORCE_PATH_STYLE=true`; virtual-hosted style otherwise,
     /// as AWS recommends.
     pub async fn from_env() -> Self {
-        let conf = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        Self::from_sdk_config(&load_sdk_config().await)
+    }
+
+    /// Builds the clients from an already loaded configuration (see [`AwsClients::from_env`]
+    /// for the S3 addressing rule).
+    pub fn from_sdk_config(conf: &aws_config::SdkConfig) -> Self {
         let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL").is_some()
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         let force_path =
             custom_endpoint || std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
-        let s3_conf = aws_sdk_s3::config::Builder::from(&conf)
+        let s3_conf = aws_sdk_s3::config::Builder::from(conf)
             .force_path_style(force_path)
             .build();
         AwsClients {
-            sqs: aws_sdk_sqs::Client::new(&conf),
+            sqs: aws_sdk_sqs::Client::new(conf),
             s3: aws_sdk_s3::Client::from_conf(s3_conf),
         }
     }
+}
+
+/// Loads the default AWS configuration once (region, credentials, endpoint overrides).
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(BehaviorVersion::latest()).await
 }

@@ -11,5 +11,6 @@
 pub mod archive;
 pub mod aws;
 pub mod queues;
+pub mod relay;
 pub mod secrets;
 pub mod wfm;

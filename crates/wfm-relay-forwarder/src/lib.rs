@@ -39,9 +39,9 @@ use std::io::Write;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::{error, info, warn};
-use wfm_relay_aws::aws::AwsClients;
 use wfm_relay_aws::queues::{QueueError, Queues};
-use wfm_relay_aws::wfm::{AttemptResult, Delivery, WfmClient, WfmSettings};
+use wfm_relay_aws::relay::RelayParts;
+use wfm_relay_aws::wfm::{AttemptResult, Delivery, WfmClient};
 use wfm_relay_core::breaker::{Admit, Breaker, BreakerSettings, Health, Transition};
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::envelope::{EnvelopeV1, QueueBody, Reason, classify_queue_body};
@@ -69,16 +69,7 @@ pub enum HandlerError {
     },
 }
 
-/// Start-up failure: bad configuration or HTTP client.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// A configuration variable is missing or invalid.
-    #[error(transparent)]
-    Config(#[from] wfm_relay_core::config::ConfigError),
-    /// The WFM client could not be built.
-    #[error(transparent)]
-    Client(#[from] wfm_relay_aws::wfm::WfmClientError),
-}
+pub use wfm_relay_aws::relay::StartError;
 
 /// What happened to one EventBridge event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,22 +206,8 @@ impl Forwarder {
     /// # Errors
     /// [`StartError`] naming the variable at fault.
     pub async fn from_env() -> Result<Self, StartError> {
-        let cfg = ForwarderConfig::from_lookup(|k| std::env::var(k).ok())?;
-        // The WFM token and signing keys, read from Secrets Manager / SSM when configured
-        // (before the first invocation), then cached and refreshed by the client.
-        let secrets = wfm_relay_aws::secrets::SecretStore::from_config(&cfg)
-            .await
-            .map_err(wfm_relay_aws::wfm::WfmClientError::from)?;
-        let secrets = std::sync::Arc::new(secrets);
-        let wfm = WfmClient::with_secrets(&WfmSettings::from(&cfg), secrets)?;
-        let aws = AwsClients::from_env().await;
-        let queues = Queues::new(
-            aws.sqs,
-            aws.s3,
-            cfg.archive_bucket.clone(),
-            cfg.archive_prefix.clone(),
-        );
-        Ok(Forwarder::new(cfg, wfm, queues))
+        let parts = RelayParts::from_env().await?;
+        Ok(Forwarder::new(parts.cfg, parts.wfm, parts.queues))
     }
 
     /// The configuration in use.

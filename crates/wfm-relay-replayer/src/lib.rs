@@ -22,9 +22,9 @@ use time::OffsetDateTime;
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 use wfm_relay_aws::archive::{Archive, ArchiveError, encode_jsonl_gz};
-use wfm_relay_aws::aws::AwsClients;
 use wfm_relay_aws::queues::{BatchEntry, QueueError, Queues, Received};
-use wfm_relay_aws::wfm::{AttemptResult, Delivery, WfmClient, WfmSettings};
+use wfm_relay_aws::relay::RelayParts;
+use wfm_relay_aws::wfm::{AttemptResult, Delivery, WfmClient};
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::envelope::{EnvelopeV1, Reason};
 use wfm_relay_core::event::parse_event;
@@ -52,16 +52,7 @@ pub enum ReplayError {
     Archive(#[from] ArchiveError),
 }
 
-/// Start-up failure.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// Configuration.
-    #[error(transparent)]
-    Config(#[from] wfm_relay_core::config::ConfigError),
-    /// HTTP client.
-    #[error(transparent)]
-    Client(#[from] wfm_relay_aws::wfm::WfmClientError),
-}
+pub use wfm_relay_aws::relay::StartError;
 
 /// A received dead letter.
 struct Letter {
@@ -132,22 +123,8 @@ impl Replayer {
     /// # Errors
     /// [`StartError`] naming the variable at fault.
     pub async fn from_env() -> Result<Self, StartError> {
-        let cfg = ForwarderConfig::from_lookup(|k| std::env::var(k).ok())?;
-        // The WFM token and signing keys, read from Secrets Manager / SSM when configured
-        // (before the first invocation), then cached and refreshed by the client.
-        let secrets = wfm_relay_aws::secrets::SecretStore::from_config(&cfg)
-            .await
-            .map_err(wfm_relay_aws::wfm::WfmClientError::from)?;
-        let secrets = std::sync::Arc::new(secrets);
-        let wfm = WfmClient::with_secrets(&WfmSettings::from(&cfg), secrets)?;
-        let aws = AwsClients::from_env().await;
-        let queues = Queues::new(
-            aws.sqs,
-            aws.s3,
-            cfg.archive_bucket.clone(),
-            cfg.archive_prefix.clone(),
-        );
-        Ok(Replayer::new(cfg, wfm, queues))
+        let parts = RelayParts::from_env().await?;
+        Ok(Replayer::new(parts.cfg, parts.wfm, parts.queues))
     }
 
     /// The configuration in use.

@@ -1,0 +1,63 @@
+//! What both Lambdas (and `relayctl`) build once at start-up: the configuration, the WFM client
+//! with its secrets, and the queues. One AWS configuration load serves every client.
+
+use crate::aws::{AwsClients, load_sdk_config};
+use crate::queues::Queues;
+use crate::secrets::{AwsSecretFetcher, SecretFetch, SecretStore};
+use crate::wfm::{WfmClient, WfmClientError, WfmSettings};
+use std::sync::Arc;
+use wfm_relay_core::config::{ConfigError, ForwarderConfig};
+
+/// Start-up failure: a bad configuration, an unreadable secret, or an HTTP client that cannot be
+/// built. Each names the variable at fault and never shows a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A configuration variable is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The WFM client (or a secret it needs) could not be set up.
+    #[error(transparent)]
+    Client(#[from] WfmClientError),
+}
+
+/// The parts a wfm-relay Lambda is made of.
+#[derive(Debug)]
+pub struct RelayParts {
+    /// The configuration (PRODUCT.md §10).
+    pub cfg: ForwarderConfig,
+    /// The WFM client, with the token and signing keys read from AWS when configured.
+    pub wfm: WfmClient,
+    /// The retry queue, the DLQ and the claim-check bucket.
+    pub queues: Queues,
+}
+
+impl RelayParts {
+    /// Reads the environment, loads the AWS configuration once, reads the secrets that come
+    /// from Secrets Manager or SSM (before the first invocation; then cached and refreshed by
+    /// the client), and builds the clients.
+    ///
+    /// # Errors
+    /// [`StartError`] naming the variable at fault.
+    pub async fn from_env() -> Result<Self, StartError> {
+        let cfg = ForwarderConfig::from_lookup(|k| std::env::var(k).ok())?;
+        let conf = load_sdk_config().await;
+        let fetcher: Option<Arc<dyn SecretFetch>> =
+            if cfg.auth_token_source.is_some() || cfg.signing_source.is_some() {
+                Some(Arc::new(AwsSecretFetcher::new(&conf)))
+            } else {
+                None
+            };
+        let secrets = SecretStore::with_fetcher(&cfg, fetcher)
+            .await
+            .map_err(WfmClientError::from)?;
+        let wfm = WfmClient::with_secrets(&WfmSettings::from(&cfg), Arc::new(secrets))?;
+        let aws = AwsClients::from_sdk_config(&conf);
+        let queues = Queues::new(
+            aws.sqs,
+            aws.s3,
+            cfg.archive_bucket.clone(),
+            cfg.archive_prefix.clone(),
+        );
+        Ok(RelayParts { cfg, wfm, queues })
+    }
+}
