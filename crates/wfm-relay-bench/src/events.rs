@@ -1,21 +1,15 @@
 //! Generated Genesys Cloud events for load runs, built one at a time from their index so that a
 //! run of 100,000 events holds no per-event bodies.
 //!
-//! Shape: the EventBridge envelope Genesys Cloud publishes to a partner bus (`id`,
-//! `detail-type`, `source`, `time`, `detail` with `topicName`, `version`, `eventBody`,
-//! `metadata.CorrelationId`, `timestamp`), as in `tests/fixtures/genesys/`.
+//! Shape: [`wfm_relay_local::genesys`] (the EventBridge envelope Genesys Cloud publishes to a
+//! partner bus, as in `tests/fixtures/genesys/`); this module only picks ids and state times.
 
-use serde_json::json;
 use std::time::{Duration, SystemTime};
-use wfm_relay_core::timefmt::format_rfc3339;
+use wfm_relay_local::UserEvent;
 
 /// The partner event source (fake organisation id, as in the repository's samples).
 const SOURCE: &str =
     "aws.partner/genesys.com/cloud/11111111-2222-3333-4444-555555555555/wfm-relay-chaos";
-const PRESENCES: [&str; 5] = ["Available", "Break", "Meal", "Meeting", "Training"];
-const ROUTING: [&str; 4] = ["IDLE", "INTERACTING", "NOT_RESPONDING", "OFF_QUEUE"];
-/// Distinct agents the events are spread over.
-const USERS: u64 = 25;
 
 /// A family of generated events of one run. Event `i` has the EventBridge id
 /// `<run:8 hex>-0000-4000-8000-<i:12 hex>`, so an id read back from a WFM request or a queue
@@ -61,63 +55,19 @@ impl EventFamily {
         usize::from_str_radix(rest, 16).ok()
     }
 
-    /// The bytes of event `i`: alternately `v2.users.{id}.presence` and
-    /// `v2.users.{id}.routingStatus`, spread over 25 agents; about 700 bytes.
+    /// The bytes of event `i`, a [`UserEvent`] (alternately `v2.users.{id}.presence` and
+    /// `v2.users.{id}.routingStatus`, spread over 25 agents; about 700 bytes) with id
+    /// [`EventFamily::id`], correlation id `c0ffee00-0000-4000-8000-<i:12 hex>` and state time
+    /// `start` + `i` ms.
     pub fn event(&self, i: usize) -> Vec<u8> {
-        let state_time = self.start + Duration::from_millis(i as u64);
-        let user = format!(
-            "aaaaaaaa-0000-4000-8000-{:012x}",
-            0xd00 + (i as u64 % USERS)
-        );
-        let modified = format_rfc3339(state_time);
-        let published = format_rfc3339(state_time + Duration::from_millis(40));
-        // EventBridge's `time` has second precision.
-        let time = format!("{}Z", published.get(..19).unwrap_or(&published));
-        let (kind, body) = if i.is_multiple_of(2) {
-            (
-                "presence",
-                json!({
-                    "source": "PURECLOUD",
-                    "presenceDefinition": {
-                        "id": format!("6a3af858-0000-4000-8000-{:012x}", i % PRESENCES.len()),
-                        "systemPresence": PRESENCES[i % PRESENCES.len()],
-                    },
-                    "primary": true,
-                    "message": "",
-                    "modifiedDate": modified,
-                }),
-            )
-        } else {
-            (
-                "routingStatus",
-                json!({
-                    "id": user,
-                    "routingStatus": {
-                        "status": ROUTING[i % ROUTING.len()],
-                        "startTime": modified,
-                    },
-                }),
-            )
-        };
-        let event = json!({
-            "version": "0",
-            "id": self.id(i),
-            "detail-type": format!("v2.users.{{id}}.{kind}"),
-            "source": SOURCE,
-            "account": "123456789012",
-            "time": time,
-            "region": "eu-west-1",
-            "resources": [],
-            "detail": {
-                "topicName": format!("v2.users.{user}.{kind}"),
-                "version": "2",
-                "eventBody": body,
-                "metadata": { "CorrelationId": format!("c0ffee00-0000-4000-8000-{i:012x}") },
-                "timestamp": published,
-            },
-        });
-        // Serialising a `Value` cannot fail.
-        serde_json::to_vec(&event).unwrap_or_default()
+        UserEvent {
+            index: i,
+            id: &self.id(i),
+            correlation_id: &format!("c0ffee00-0000-4000-8000-{i:012x}"),
+            source: SOURCE,
+            state_time: self.start + Duration::from_millis(i as u64),
+        }
+        .to_bytes()
     }
 }
 

@@ -57,6 +57,22 @@ pub enum InvokeError {
     Stopped,
 }
 
+/// Why [`RuntimeApi::invoke_response`] got no response bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeFailure {
+    /// The function posted an invocation error.
+    #[error("{error_type}: {error_message}")]
+    Function {
+        /// As [`InvokeOutcome::Error::error_type`].
+        error_type: String,
+        /// As [`InvokeOutcome::Error::error_message`].
+        error_message: String,
+    },
+    /// No outcome at all.
+    #[error(transparent)]
+    NoOutcome(#[from] InvokeError),
+}
+
 /// A queued invocation, waiting for a `next` poll.
 struct Pending {
     id: String,
@@ -162,6 +178,29 @@ impl RuntimeApi {
             Ok(Ok(outcome)) => Ok(outcome),
             Ok(Err(_)) => Err(InvokeError::Stopped),
             Err(_) => Err(InvokeError::Timeout(waited)),
+        }
+    }
+
+    /// [`RuntimeApi::invoke`], keeping only a posted response: the bytes the function posted.
+    ///
+    /// # Errors
+    /// [`InvokeFailure::Function`] when the function posted an invocation error (displayed as
+    /// `<errorType>: <errorMessage>`), [`InvokeFailure::NoOutcome`] as [`RuntimeApi::invoke`].
+    pub async fn invoke_response(
+        &self,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, InvokeFailure> {
+        match self.invoke(payload, timeout).await? {
+            InvokeOutcome::Response(body) => Ok(body),
+            InvokeOutcome::Error {
+                error_type,
+                error_message,
+                ..
+            } => Err(InvokeFailure::Function {
+                error_type,
+                error_message,
+            }),
         }
     }
 

@@ -29,12 +29,13 @@ use wfm_relay_aws::wfm::{WfmClient, WfmSettings};
 use wfm_relay_bench::events::EventFamily;
 use wfm_relay_bench::first_poll::FirstPollApi;
 use wfm_relay_bench::measure::{peak_rss_kib, summarize};
-use wfm_relay_bench::stack::{Stack, depth};
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::envelope::{EnvelopeV1, Reason};
 use wfm_relay_core::event::parse_event;
+use wfm_relay_local::stack::depth;
 use wfm_relay_local::{
-    InvokeOutcome, Reply, RuntimeApi, Script, ScriptedWfm, SqsEventSourceMapping,
+    InvokeOutcome, LocalStack, Reply, RuntimeApi, Script, ScriptedWfm, SqsEventSourceMapping,
+    StackOptions,
 };
 use wfm_relay_replayer::{Action, Replayer, Request};
 
@@ -185,9 +186,13 @@ fn signed_us(a: Duration, b: Duration) -> String {
 }
 
 /// A stack in moto with a fresh run id.
-async fn fresh_stack(aws: &AwsClients, prefix: &str) -> anyhow::Result<Stack> {
+async fn fresh_stack(aws: &AwsClients, prefix: &str) -> anyhow::Result<LocalStack> {
     let run = uuid::Uuid::new_v4().simple().to_string();
-    Stack::create(aws, prefix, &run[..8], 5).await
+    let options = StackOptions {
+        max_receive_count: 5,
+        retry_visibility_timeout_s: 60,
+    };
+    Ok(LocalStack::create(aws, prefix, &run[..8], options).await?)
 }
 
 /// The variables the Lambda runtime library reads at start-up (as `RuntimeApi::spawn_function`
@@ -422,7 +427,7 @@ async fn seed(sqs: &aws_sdk_sqs::Client, url: &str, m: usize) -> anyhow::Result<
 }
 
 /// The replayer library over `stack` and `wfm_url`.
-fn replayer(aws: &AwsClients, stack: &Stack, wfm_url: &str) -> anyhow::Result<Replayer> {
+fn replayer(aws: &AwsClients, stack: &LocalStack, wfm_url: &str) -> anyhow::Result<Replayer> {
     let env = stack.lambda_env(wfm_url, &[]);
     let cfg = ForwarderConfig::from_lookup(|k| {
         env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
@@ -569,11 +574,9 @@ async fn drain(args: &Args, aws: &AwsClients) -> anyhow::Result<()> {
 // ---------------------------------------------------------------------------------- peak RSS
 
 async fn invoke_ok(api: &RuntimeApi, payload: Vec<u8>) -> Result<Vec<u8>, String> {
-    match api.invoke(payload, INVOKE_TIMEOUT).await {
-        Ok(InvokeOutcome::Response(b)) => Ok(b),
-        Ok(other) => Err(format!("{other:?}")),
-        Err(e) => Err(e.to_string()),
-    }
+    api.invoke_response(payload, INVOKE_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Forwarder: `events` EventBridge invocations with 20 % of WFM answers 503 and one inline

@@ -42,13 +42,13 @@ use wfm_relay_aws::queues::Queues;
 use wfm_relay_aws::wfm::{WfmClient, WfmSettings};
 use wfm_relay_bench::events::EventFamily;
 use wfm_relay_bench::measure::peak_rss_kib;
-use wfm_relay_bench::stack::{Stack, depth, peek_event_ids, release};
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::replay::decode_dead_letter;
 use wfm_relay_core::timefmt::format_rfc3339;
+use wfm_relay_local::stack::{depth, peek_bodies, release};
 use wfm_relay_local::{
-    FunctionProcess, InvokeOutcome, Recorded, Reply, RuntimeApi, Script, ScriptedWfm,
-    SqsEventSourceMapping,
+    FunctionProcess, LocalStack, Recorded, Reply, RuntimeApi, Script, ScriptedWfm,
+    SqsEventSourceMapping, StackOptions,
 };
 use wfm_relay_replayer::{Action, Replayer, Request};
 
@@ -61,6 +61,8 @@ const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
 const ASYNC_INVOKES: usize = 3;
 /// Wait between those retries (1 min then 2 min on AWS; compressed here).
 const ASYNC_RETRY_WAIT: Duration = Duration::from_secs(1);
+/// The retry queue's visibility timeout, seconds (twice [`INVOKE_TIMEOUT`]).
+const RETRY_VISIBILITY_TIMEOUT_S: u32 = 60;
 
 /// Chaos run of wfm-relay on moto server (run it through `infra/chaos.sh`).
 #[derive(Debug, Parser)]
@@ -290,7 +292,16 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let steps = args.retry_schedule.split(',').count();
     let max_receive = steps + 5;
     let aws = AwsClients::from_env().await;
-    let stack = Stack::create(&aws, "wfm-relay-chaos", &run_id, max_receive).await?;
+    let stack = LocalStack::create(
+        &aws,
+        "wfm-relay-chaos",
+        &run_id,
+        StackOptions {
+            max_receive_count: max_receive,
+            retry_visibility_timeout_s: RETRY_VISIBILITY_TIMEOUT_S,
+        },
+    )
+    .await?;
 
     // ------------------------------------------------------------ WFM, Lambda processes
     let timeout = Duration::from_millis(args.wfm_timeout_ms);
@@ -1040,15 +1051,26 @@ async fn invoke_event(
 
 /// One invocation through the Runtime API: the response bytes, or the invocation error.
 async fn invoke_raw(api: &RuntimeApi, payload: Vec<u8>) -> Result<Vec<u8>, String> {
-    match api.invoke(payload, INVOKE_TIMEOUT).await {
-        Ok(InvokeOutcome::Response(body)) => Ok(body),
-        Ok(InvokeOutcome::Error {
-            error_type,
-            error_message,
-            ..
-        }) => Err(format!("{error_type}: {error_message}")),
-        Err(e) => Err(e.to_string()),
-    }
+    api.invoke_response(payload, INVOKE_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The EventBridge ids of the messages of `url` (our envelope, Lambda's on-failure record or a
+/// raw event; `None` for a body without an id), read by receiving up to `expected` messages
+/// (waiting at most `patience` for in-flight and delayed ones, hiding each for 120 s meanwhile)
+/// and making them visible again.
+async fn peek_event_ids(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    expected: usize,
+    patience: Duration,
+) -> anyhow::Result<Vec<Option<String>>> {
+    let bodies = peek_bodies(sqs, url, expected, patience, 120).await?;
+    Ok(bodies
+        .iter()
+        .map(|body| decode_dead_letter(body).env.event_id)
+        .collect())
 }
 
 /// Lambda's SQS event source mapping with one poller, invoking one forwarder process, until
@@ -1161,7 +1183,7 @@ async fn checkpoint_loop(
     clock: Clock,
     fam: EventFamily,
     sqs: aws_sdk_sqs::Client,
-    stack: Stack,
+    stack: LocalStack,
     wfm: ScriptedWfm,
     counters: Arc<Counters>,
     phase: Arc<AtomicU8>,
@@ -1203,7 +1225,7 @@ async fn check_once(
     clock: Clock,
     fam: &EventFamily,
     sqs: &aws_sdk_sqs::Client,
-    stack: &Stack,
+    stack: &LocalStack,
     wfm: &ScriptedWfm,
     counters: &Counters,
     evidence: &Mutex<Evidence>,

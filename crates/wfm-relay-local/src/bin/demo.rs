@@ -26,7 +26,6 @@ mod events;
 mod ledger;
 
 use anyhow::{Context, bail};
-use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, QueueAttributeName};
 use clap::Parser;
 use std::collections::HashSet;
 use std::collections::{BTreeMap, HashMap};
@@ -38,8 +37,9 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use wfm_relay_aws::aws::AwsClients;
 use wfm_relay_core::envelope::EnvelopeV1;
+use wfm_relay_local::stack::{depth, peek_bodies};
 use wfm_relay_local::{
-    InvokeOutcome, Reply, RuntimeApi, Script, ScriptedWfm, SqsEventSourceMapping,
+    LocalStack, Reply, RuntimeApi, Script, ScriptedWfm, SqsEventSourceMapping, StackOptions,
 };
 
 use events::{DemoEvent, Special};
@@ -51,11 +51,16 @@ const RETRY_SCHEDULE: &str = "1s,2s,3s";
 const INLINE_ATTEMPTS: &str = "2";
 /// Per-attempt timeout towards WFM, ms: a request WFM never answers costs this long.
 const WFM_TIMEOUT_MS: &str = "1000";
+/// The circuit breaker's open period, compressed like the schedule (the product default is 30 s).
+const BREAKER_OPEN_MS: &str = "2000";
 /// Time given to each invocation (the Runtime API's deadline counts from the moment it is
 /// queued).
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Seconds between progress lines.
 const TICK: Duration = Duration::from_secs(2);
+/// The retry queue's visibility timeout, seconds, and the one the demo's look at a queue's
+/// messages hides them for.
+const VISIBILITY_TIMEOUT_S: u32 = 30;
 
 /// Local end-to-end demo of wfm-relay on moto server (run it through `infra/demo.sh`).
 #[derive(Debug, Parser)]
@@ -166,7 +171,16 @@ async fn run(args: Args) -> anyhow::Result<usize> {
     let steps = RETRY_SCHEDULE.split(',').count();
     let max_receive = steps + 5;
     let aws = AwsClients::from_env().await;
-    let stack = create_stack(&aws, &run_id, max_receive).await?;
+    let stack = LocalStack::create(
+        &aws,
+        "wfm-relay-demo",
+        &run_id,
+        StackOptions {
+            max_receive_count: max_receive,
+            retry_visibility_timeout_s: VISIBILITY_TIMEOUT_S,
+        },
+    )
+    .await?;
     println!("wfm-relay local demo, run {run_id}");
     println!("moto server        {endpoint}");
     println!(
@@ -189,21 +203,17 @@ async fn run(args: Args) -> anyhow::Result<usize> {
         .with_context(|| format!("cannot create {}", args.log_dir.display()))?;
     let log_path = args.log_dir.join("forwarder.log");
     let _ = std::fs::remove_file(&log_path);
-    let env: Vec<(String, String)> = [
-        ("WFM_URL", wfm.url()),
-        ("WFM_ALLOW_HTTP", "true".into()),
-        ("RETRY_QUEUE_URL", stack.retry_url.clone()),
-        ("DLQ_URL", stack.dlq_url.clone()),
-        ("ARCHIVE_BUCKET", stack.bucket.clone()),
-        ("RETRY_SCHEDULE", RETRY_SCHEDULE.into()),
-        ("WFM_TIMEOUT_MS", WFM_TIMEOUT_MS.into()),
-        ("INLINE_ATTEMPTS", INLINE_ATTEMPTS.into()),
-        ("FUNCTION_TIMEOUT_S", "60".into()),
-        ("RUST_LOG", "info".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let env = stack.lambda_env(
+        &wfm.url(),
+        &[
+            ("RETRY_SCHEDULE", RETRY_SCHEDULE),
+            ("WFM_TIMEOUT_MS", WFM_TIMEOUT_MS),
+            ("INLINE_ATTEMPTS", INLINE_ATTEMPTS),
+            ("BREAKER_OPEN_MS", BREAKER_OPEN_MS),
+            ("FUNCTION_TIMEOUT_S", "60"),
+            ("RUST_LOG", "info"),
+        ],
+    );
     let mut function = api
         .spawn_function(&forwarder_bin, "wfm-relay-forwarder", &env, Some(&log_path))
         .with_context(|| format!("cannot start {}", forwarder_bin.display()))?;
@@ -219,7 +229,7 @@ async fn run(args: Args) -> anyhow::Result<usize> {
         display_path(&log_path)
     );
     println!(
-        "forwarder config   RETRY_SCHEDULE={RETRY_SCHEDULE} INLINE_ATTEMPTS={INLINE_ATTEMPTS} WFM_TIMEOUT_MS={WFM_TIMEOUT_MS} FUNCTION_TIMEOUT_S=60"
+        "forwarder config   RETRY_SCHEDULE={RETRY_SCHEDULE} INLINE_ATTEMPTS={INLINE_ATTEMPTS} WFM_TIMEOUT_MS={WFM_TIMEOUT_MS} BREAKER_OPEN_MS={BREAKER_OPEN_MS} FUNCTION_TIMEOUT_S=60"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     if let Some(status) = function.try_wait()? {
@@ -291,7 +301,7 @@ async fn run(args: Args) -> anyhow::Result<usize> {
     let esm = SqsEventSourceMapping {
         sqs: aws.sqs.clone(),
         queue_url: stack.retry_url.clone(),
-        queue_arn: queue_arn(&aws.sqs, &stack.retry_url).await?,
+        queue_arn: stack.retry_arn.clone(),
         region: std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
         batch_size: 10,
         wait_time_s: 1,
@@ -380,7 +390,7 @@ async fn run(args: Args) -> anyhow::Result<usize> {
 async fn recover(
     args: &Args,
     forwarder_env: &[(String, String)],
-    stack: &Stack,
+    stack: &LocalStack,
     wfm: &ScriptedWfm,
     aws: &AwsClients,
     rejected: &[String],
@@ -465,140 +475,22 @@ async fn recover(
     Ok(sent.saturating_sub(total))
 }
 
-/// The demo's queues and bucket.
-#[derive(Debug, Clone)]
-struct Stack {
-    retry_url: String,
-    dlq_url: String,
-    bucket: String,
-}
-
-async fn create_stack(aws: &AwsClients, run_id: &str, max_receive: usize) -> anyhow::Result<Stack> {
-    let dlq_url = aws
-        .sqs
-        .create_queue()
-        .queue_name(format!("wfm-relay-demo-dlq-{run_id}"))
-        // 14 days, longer than the retry queue's retention (PRODUCT.md §4).
-        .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
-        .send()
-        .await
-        .context("CreateQueue (DLQ) failed: is moto server running at AWS_ENDPOINT_URL?")?
-        .queue_url
-        .context("CreateQueue returned no QueueUrl")?;
-    let dlq_arn = queue_arn(&aws.sqs, &dlq_url).await?;
-    let retry_url = aws
-        .sqs
-        .create_queue()
-        .queue_name(format!("wfm-relay-demo-retry-{run_id}"))
-        .attributes(QueueAttributeName::VisibilityTimeout, "30")
-        .attributes(QueueAttributeName::MessageRetentionPeriod, "345600")
-        .attributes(
-            QueueAttributeName::RedrivePolicy,
-            serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive })
-                .to_string(),
-        )
-        .send()
-        .await
-        .context("CreateQueue (retry queue) failed")?
-        .queue_url
-        .context("CreateQueue returned no QueueUrl")?;
-    let bucket = format!("wfm-relay-demo-{run_id}");
-    aws.s3
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .context("CreateBucket failed")?;
-    Ok(Stack {
-        retry_url,
-        dlq_url,
-        bucket,
-    })
-}
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<String> {
-    sqs.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .with_context(|| format!("GetQueueAttributes on {url}"))?
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .with_context(|| format!("{url} has no QueueArn"))
-}
-
-/// Visible + in flight + delayed messages.
-async fn depth(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<usize> {
-    let out = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-        .send()
-        .await
-        .with_context(|| format!("GetQueueAttributes on {url}"))?;
-    Ok(out
-        .attributes()
-        .into_iter()
-        .flatten()
-        .filter_map(|(_, v)| v.parse::<usize>().ok())
-        .sum())
-}
-
-/// Receives up to `expected` messages of `url` (waiting at most `patience` for in-flight and
-/// delayed ones to become visible), then makes them visible again: the demo only looks.
+/// The messages of `url` (up to `expected`, waiting at most `patience` for in-flight and delayed
+/// ones to become visible), left in the queue: the demo only looks.
 async fn read_queue(
     sqs: &aws_sdk_sqs::Client,
     url: &str,
     expected: usize,
     patience: Duration,
 ) -> anyhow::Result<Vec<QueuedMessage>> {
-    let until = Instant::now() + patience;
-    let mut out = Vec::new();
-    let mut receipts = Vec::new();
-    while out.len() < expected && Instant::now() < until {
-        let r = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .visibility_timeout(30)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .with_context(|| format!("ReceiveMessage on {url}"))?;
-        for m in r.messages() {
-            let body = m.body().unwrap_or_default().to_owned();
-            out.push(QueuedMessage {
-                envelope: serde_json::from_str::<EnvelopeV1>(&body).ok(),
-                body,
-            });
-            if let Some(h) = m.receipt_handle() {
-                receipts.push(h.to_owned());
-            }
-        }
-    }
-    for chunk in receipts.chunks(10) {
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(format!("m{i}"))
-                    .receipt_handle(h)
-                    .visibility_timeout(0)
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        sqs.change_message_visibility_batch()
-            .queue_url(url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .with_context(|| format!("ChangeMessageVisibilityBatch on {url}"))?;
-    }
-    Ok(out)
+    let bodies = peek_bodies(sqs, url, expected, patience, VISIBILITY_TIMEOUT_S).await?;
+    Ok(bodies
+        .into_iter()
+        .map(|body| QueuedMessage {
+            envelope: serde_json::from_str::<EnvelopeV1>(&body).ok(),
+            body,
+        })
+        .collect())
 }
 
 /// Sends every event as an EventBridge invocation, `concurrency` queued at a time; returns the
@@ -663,22 +555,16 @@ async fn invoke_event(api: &RuntimeApi, payload: Vec<u8>) -> String {
 
 /// One invocation through the Runtime API: the response bytes, or the invocation error.
 async fn invoke_raw(api: &RuntimeApi, payload: Vec<u8>) -> Result<Vec<u8>, String> {
-    match api.invoke(payload, INVOKE_TIMEOUT).await {
-        Ok(InvokeOutcome::Response(body)) => Ok(body),
-        Ok(InvokeOutcome::Error {
-            error_type,
-            error_message,
-            ..
-        }) => Err(format!("{error_type}: {error_message}")),
-        Err(e) => Err(e.to_string()),
-    }
+    api.invoke_response(payload, INVOKE_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Prints a progress line every [`TICK`].
 async fn tick(
     clock: Clock,
     sqs: aws_sdk_sqs::Client,
-    stack: Stack,
+    stack: LocalStack,
     wfm: ScriptedWfm,
     progress: Arc<Mutex<Progress>>,
     total: usize,

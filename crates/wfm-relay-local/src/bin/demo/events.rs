@@ -2,10 +2,10 @@
 //! status events, and one payload without the EventBridge envelope (the shape of case C01).
 
 use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
-use wfm_relay_core::timefmt::format_rfc3339;
+use wfm_relay_local::UserEvent;
 
 /// The partner event source Genesys publishes from (fake organisation id, as in the samples).
 const SOURCE: &str = "aws.partner/genesys.com/cloud/11111111-2222-3333-4444-555555555555/wfm-relay";
@@ -127,13 +127,9 @@ pub fn invalid_payload(cases_dir: &Path) -> anyhow::Result<DemoEvent> {
     })
 }
 
-const PRESENCES: [&str; 5] = ["Available", "Break", "Meal", "Meeting", "Training"];
-const ROUTING: [&str; 4] = ["IDLE", "INTERACTING", "NOT_RESPONDING", "OFF_QUEUE"];
-/// Distinct agents the generated events are spread over.
-const USERS: u64 = 25;
-
-/// `n` generated events: alternately `v2.users.{id}.presence` and `v2.users.{id}.routingStatus`,
-/// spread over 25 agents, distinct random EventBridge ids, state times 1 s apart ending at `now`.
+/// `n` generated events ([`UserEvent`]: alternately `v2.users.{id}.presence` and
+/// `v2.users.{id}.routingStatus`, spread over 25 agents) with distinct random EventBridge ids and
+/// correlation ids, state times 1 s apart ending at `now`.
 /// The last [`STUCK_EVENTS`] of them are [`Special::Stuck`].
 pub fn generated(n: usize, now: SystemTime) -> Vec<DemoEvent> {
     (0..n)
@@ -152,62 +148,17 @@ pub fn generated(n: usize, now: SystemTime) -> Vec<DemoEvent> {
 
 fn generated_one(i: usize, state_time: SystemTime, special: Special) -> DemoEvent {
     let id = uuid::Uuid::new_v4().to_string();
-    let user = format!(
-        "aaaaaaaa-0000-4000-8000-{:012x}",
-        0xd00 + (i as u64 % USERS)
-    );
-    let modified = format_rfc3339(state_time);
-    let published = format_rfc3339(state_time + Duration::from_millis(40));
-    // EventBridge's `time` has second precision.
-    let time = format!("{}Z", &published[..19]);
-    let (kind, body) = if i.is_multiple_of(2) {
-        (
-            "presence",
-            json!({
-                "source": "PURECLOUD",
-                "presenceDefinition": {
-                    "id": format!("6a3af858-0000-4000-8000-{:012x}", i % PRESENCES.len()),
-                    "systemPresence": PRESENCES[i % PRESENCES.len()],
-                },
-                "primary": true,
-                "message": "",
-                "modifiedDate": modified,
-            }),
-        )
-    } else {
-        (
-            "routingStatus",
-            json!({
-                "id": user,
-                "routingStatus": {
-                    "status": ROUTING[i % ROUTING.len()],
-                    "startTime": modified,
-                },
-            }),
-        )
+    let event = UserEvent {
+        index: i,
+        id: &id,
+        correlation_id: &uuid::Uuid::new_v4().to_string(),
+        source: SOURCE,
+        state_time,
     };
-    let event = json!({
-        "version": "0",
-        "id": id,
-        "detail-type": format!("v2.users.{{id}}.{kind}"),
-        "source": SOURCE,
-        "account": "123456789012",
-        "time": time,
-        "region": "eu-west-1",
-        "resources": [],
-        "detail": {
-            "topicName": format!("v2.users.{user}.{kind}"),
-            "version": "2",
-            "eventBody": body,
-            "metadata": { "CorrelationId": uuid::Uuid::new_v4().to_string() },
-            "timestamp": published,
-        },
-    });
     DemoEvent {
-        label: format!("generated #{i} ({kind})"),
+        label: format!("generated #{i} ({})", event.kind()),
+        bytes: event.to_bytes(),
         id: Some(id),
-        // Serialising a `Value` cannot fail.
-        bytes: serde_json::to_vec(&event).unwrap_or_default(),
         special,
         sample: false,
     }
