@@ -6,7 +6,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 state=$(mktemp -d "${TMPDIR:-/tmp}/wfm-relay-test.XXXXXX")
-trap '"$repo/infra/moto.sh" stop "$state"' EXIT
+trap 'rc=$?; "$repo/infra/moto.sh" stop "$state"; if [ "$rc" -eq 0 ]; then rm -rf "$state"; fi' EXIT
 eval "$("$repo/infra/moto.sh" start "$state")"
 echo "moto server at $AWS_ENDPOINT_URL (log: $state/moto.log)"
 export WFM_RELAY_PYTHON="$("$repo/infra/venv.sh")/bin/python"  # the Standard Webhooks reference verifier
