@@ -189,7 +189,8 @@ async fn drain_dlq(stack: &Stack) -> Vec<Letter> {
             let event = match (&env.event, &env.event_s3) {
                 (Some(e), _) => Some(e.clone()),
                 (None, Some(p)) => {
-                    let obj = stack
+                    // A pointer whose object is gone is parked as it is (no event to read).
+                    match stack
                         .aws
                         .s3
                         .get_object()
@@ -197,9 +198,13 @@ async fn drain_dlq(stack: &Stack) -> Vec<Letter> {
                         .key(&p.key)
                         .send()
                         .await
-                        .expect("claim-check object");
-                    let bytes = obj.body.collect().await.expect("read").into_bytes();
-                    Some(String::from_utf8_lossy(&bytes).into_owned())
+                    {
+                        Ok(obj) => {
+                            let bytes = obj.body.collect().await.expect("read").into_bytes();
+                            Some(String::from_utf8_lossy(&bytes).into_owned())
+                        }
+                        Err(_) => None,
+                    }
                 }
                 (None, None) => None,
             };
@@ -457,6 +462,28 @@ async fn sqs_entry(
             "{what}: the valid record was not delivered once ({} POSTs)",
             good_posts.len()
         ));
+    }
+    if exp.sqs_event.as_deref() == Some("pointer") {
+        // A claim check whose object is gone: parked at once with its pointer, never POSTed.
+        let want: EnvelopeV1 = serde_json::from_slice(input).expect("envelope input");
+        let ok = bad_posts.is_empty()
+            && letters.len() == 1
+            && letters[0].env.effective_reason().as_str() == exp.sqs
+            && letters[0].env.event_s3 == want.event_s3
+            && letters[0]
+                .env
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains(exp.sqs_why.as_deref().unwrap_or("")));
+        if !ok {
+            errs.push(format!(
+                "{what}: want the pointer parked as {}, got {} POSTs and {} DLQ letters",
+                exp.sqs,
+                bad_posts.len(),
+                letters.len()
+            ));
+        }
+        return exp.sqs.clone();
     }
     let event = match exp.sqs_event.as_deref() {
         Some("inner") => inner_event(input).expect("envelope input has an event"),

@@ -52,6 +52,15 @@ pub enum QueueError {
         /// The SDK error with its sources.
         message: String,
     },
+    /// The claim-check object does not exist (S3 `NoSuchKey` or `NoSuchBucket`): the event
+    /// cannot come back, so retrying is pointless.
+    #[error("S3 claim check s3://{bucket}/{key} does not exist")]
+    ClaimCheckMissing {
+        /// Bucket.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
     /// Another SQS call failed.
     #[error("{operation} on {queue} failed: {message}")]
     Call {
@@ -247,7 +256,8 @@ impl Queues {
     /// The original event bytes of `env`: its `event`, or the claim-check object it points to.
     ///
     /// # Errors
-    /// [`QueueError::ClaimCheck`] when the object cannot be read; [`QueueError::Oversize`] never.
+    /// [`QueueError::ClaimCheckMissing`] when the object does not exist (it never will);
+    /// [`QueueError::ClaimCheck`] when it cannot be read now.
     pub async fn event_bytes(&self, env: &EnvelopeV1) -> Result<Vec<u8>, QueueError> {
         if let Some(e) = &env.event {
             return Ok(e.clone().into_bytes());
@@ -267,7 +277,20 @@ impl Queues {
             .key(&p.key)
             .send()
             .await
-            .map_err(|e| fail(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| {
+                use aws_sdk_s3::error::ProvideErrorMetadata;
+                let gone = e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_no_such_key() || s.code() == Some("NoSuchBucket"));
+                if gone {
+                    QueueError::ClaimCheckMissing {
+                        bucket: p.bucket.clone(),
+                        key: p.key.clone(),
+                    }
+                } else {
+                    fail(DisplayErrorContext(&e).to_string())
+                }
+            })?;
         let bytes = out.body.collect().await.map_err(|e| fail(e.to_string()))?;
         Ok(bytes.into_bytes().to_vec())
     }

@@ -671,6 +671,14 @@ impl Forwarder {
             }
             QueueBody::Envelope(env) => match self.queues.event_bytes(&env).await {
                 Ok(raw) => (*env, raw),
+                Err(e @ QueueError::ClaimCheckMissing { .. }) => {
+                    // Retrying cannot bring the object back: park the pointer with the reason.
+                    let mut env = *env;
+                    env.reason = Some(Reason::InvalidEvent);
+                    env.last_error = Some(e.to_string());
+                    warn!(message_id, error = %e, outcome = "invalid_event", "claim-checked event is gone; parking its pointer");
+                    return self.park(&env, "-", tally).await.map_err(|_| ());
+                }
                 Err(e) => {
                     error!(message_id, error = %e, "cannot read the claim-checked event; will retry");
                     return Err(());

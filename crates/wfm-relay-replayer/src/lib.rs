@@ -480,6 +480,7 @@ impl Replayer {
     ) -> Sent {
         let raw = match self.queues.event_bytes(env).await {
             Ok(raw) => raw,
+            Err(QueueError::ClaimCheckMissing { .. }) => return Sent::Invalid,
             Err(e) => {
                 warn!(error = %e, "cannot read a claim-checked event");
                 return Sent::Failed;
