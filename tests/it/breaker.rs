@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime};
 use wfm_relay_core::envelope::Reason;
 use wfm_relay_core::metrics;
 use wfm_relay_core::timefmt::format_rfc3339;
-use wfm_relay_local::esm::SqsEventSourceMapping;
 use wfm_relay_local::runtime_api::{InvokeOutcome, RuntimeApi};
 use wfm_relay_local::wfm_server::{Reply, Script, ScriptedWfm};
 
@@ -30,17 +29,6 @@ async fn wfm_sequence(statuses: &[u16]) -> ScriptedWfm {
     ))
     .await
     .expect("WFM server")
-}
-
-async fn esm(stack: &Stack) -> SqsEventSourceMapping {
-    SqsEventSourceMapping {
-        sqs: stack.aws.sqs.clone(),
-        queue_url: stack.retry_url.clone(),
-        queue_arn: queue_arn(&stack.aws, &stack.retry_url).await,
-        region: "us-east-1".into(),
-        batch_size: 10,
-        wait_time_s: 1,
-    }
 }
 
 #[tokio::test]
@@ -180,21 +168,10 @@ async fn sqs_entry_lists_records_without_a_post_while_the_breaker_is_open() {
         fwd.handle(&event(n), deadline()).await.expect("queued");
     }
     assert_eq!(wfm.requests().len(), 1, "the first failure opened it");
-    let esm = esm(&stack).await;
+    let esm = stack.retry_esm().await;
     let mut listed = 0;
     for _ in 0..10 {
-        let r = esm
-            .poll_once(|p| {
-                let fwd = &fwd;
-                async move {
-                    fwd.handle(&p, deadline())
-                        .await
-                        .map(|v| v.to_string().into_bytes())
-                        .map_err(|e| e.to_string())
-                }
-            })
-            .await
-            .expect("poll");
+        let r = poll_with(&esm, &fwd).await;
         assert_eq!(r.deleted, 0, "never deleted while the breaker is open");
         listed += r.failed_ids.len();
         if listed == 3 {
@@ -205,16 +182,7 @@ async fn sqs_entry_lists_records_without_a_post_while_the_breaker_is_open() {
     assert_eq!(wfm.requests().len(), 1, "no POST while open");
     // Their visibility now runs to the end of the open period (longer than the 1 s step): they
     // are not received again at once.
-    let again = stack
-        .aws
-        .sqs
-        .receive_message()
-        .queue_url(&stack.retry_url)
-        .wait_time_seconds(1)
-        .send()
-        .await
-        .expect("receive");
-    assert!(again.messages.unwrap_or_default().is_empty());
+    assert!(stack.nothing_visible(&stack.retry_url).await);
     assert_eq!(stack.depth(&stack.retry_url).await, 3);
     assert_eq!(stack.depth(&stack.dlq_url).await, 0);
 }

@@ -12,7 +12,6 @@ use wfm_relay_aws::queues::Queues;
 use wfm_relay_aws::wfm::{WfmClient, WfmSettings};
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::envelope::Reason;
-use wfm_relay_local::esm::SqsEventSourceMapping;
 use wfm_relay_local::fault_proxy::{Fault, FaultProxy};
 use wfm_relay_local::wfm_server::{Reply, Script, ScriptedWfm};
 use wfm_relay_replayer::{Action, Replayer, Report, Request};
@@ -358,24 +357,8 @@ async fn change_message_visibility_failing_still_lists_the_record() {
             .await
             .expect("send");
         let message_id = sent.message_id.expect("message id");
-        let esm = SqsEventSourceMapping {
-            sqs: stack.aws.sqs.clone(),
-            queue_url: stack.retry_url.clone(),
-            queue_arn: queue_arn(&stack.aws, &stack.retry_url).await,
-            region: "us-east-1".into(),
-            batch_size: 10,
-            wait_time_s: 1,
-        };
-        let fwd = &fwd;
-        let report = esm
-            .poll_once(|payload| async move {
-                fwd.handle(&payload, deadline())
-                    .await
-                    .map(|v| v.to_string().into_bytes())
-                    .map_err(|e| e.to_string())
-            })
-            .await
-            .expect("poll");
+        let esm = stack.retry_esm().await;
+        let report = poll_with(&esm, &fwd).await;
         assert_eq!(report.received, 1, "{fault:?}");
         assert_eq!(
             report.failed_ids,

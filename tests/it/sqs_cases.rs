@@ -6,7 +6,6 @@ use serde_json::json;
 use std::time::Duration;
 use wfm_relay_core::envelope::Reason;
 use wfm_relay_forwarder::Forwarder;
-use wfm_relay_local::esm::SqsEventSourceMapping;
 use wfm_relay_local::wfm_server::{Reply, Script, ScriptedWfm};
 
 /// What [`drain_retry_queue`] saw.
@@ -20,26 +19,11 @@ pub struct DrainReport {
 /// Plays Lambda's SQS event source mapping against the retry queue until it has been empty for
 /// 3 s or `min_batches` batches ran and it is empty.
 pub async fn drain_retry_queue(stack: &Stack, fwd: &Forwarder, min_batches: usize) -> DrainReport {
-    let esm = SqsEventSourceMapping {
-        sqs: stack.aws.sqs.clone(),
-        queue_url: stack.retry_url.clone(),
-        queue_arn: queue_arn(&stack.aws, &stack.retry_url).await,
-        region: "us-east-1".into(),
-        batch_size: 10,
-        wait_time_s: 1,
-    };
+    let esm = stack.retry_esm().await;
     let mut report = DrainReport::default();
     let mut idle = 0;
     for _ in 0..120 {
-        let r = esm
-            .poll_once(|payload| async move {
-                fwd.handle(&payload, deadline())
-                    .await
-                    .map(|v| v.to_string().into_bytes())
-                    .map_err(|e| e.to_string())
-            })
-            .await
-            .expect("poll");
+        let r = poll_with(&esm, fwd).await;
         if r.received == 0 {
             idle += 1;
             if stack.depth(&stack.retry_url).await == 0 && report.batches >= min_batches {
@@ -223,36 +207,12 @@ async fn not_before_waits_without_a_post() {
         .send()
         .await
         .expect("send");
-    let esm = SqsEventSourceMapping {
-        sqs: stack.aws.sqs.clone(),
-        queue_url: stack.retry_url.clone(),
-        queue_arn: queue_arn(&stack.aws, &stack.retry_url).await,
-        region: "us-east-1".into(),
-        batch_size: 10,
-        wait_time_s: 1,
-    };
-    let r = esm
-        .poll_once(|p| async move {
-            fwd.handle(&p, deadline())
-                .await
-                .map(|v| v.to_string().into_bytes())
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .expect("poll");
+    let esm = stack.retry_esm().await;
+    let r = poll_with(&esm, &fwd).await;
     assert_eq!(r.received, 1);
     assert_eq!(r.failed_ids.len(), 1, "listed, to come back later");
     assert!(wfm.requests().is_empty(), "no POST before not_before");
     // Its visibility timeout now runs to not_before: it is not received again now.
-    let again = stack
-        .aws
-        .sqs
-        .receive_message()
-        .queue_url(&stack.retry_url)
-        .wait_time_seconds(1)
-        .send()
-        .await
-        .expect("receive");
-    assert!(again.messages.unwrap_or_default().is_empty());
+    assert!(stack.nothing_visible(&stack.retry_url).await);
     assert_eq!(stack.depth(&stack.retry_url).await, 1);
 }

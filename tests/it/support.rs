@@ -390,3 +390,46 @@ pub fn presence_event(id: &str, user: &str, modified: &str) -> Vec<u8> {
     }))
     .expect("json")
 }
+
+impl Stack {
+    /// Lambda's SQS event source mapping on this stack's retry queue (batches of 10, 1 s wait).
+    pub async fn retry_esm(&self) -> wfm_relay_local::esm::SqsEventSourceMapping {
+        wfm_relay_local::esm::SqsEventSourceMapping {
+            sqs: self.aws.sqs.clone(),
+            queue_url: self.retry_url.clone(),
+            queue_arn: queue_arn(&self.aws, &self.retry_url).await,
+            region: "us-east-1".into(),
+            batch_size: 10,
+            wait_time_s: 1,
+        }
+    }
+
+    /// Whether a receive on `url` (1 s long poll) finds no visible message right now.
+    pub async fn nothing_visible(&self, url: &str) -> bool {
+        let r = self
+            .aws
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
+        r.messages.unwrap_or_default().is_empty()
+    }
+}
+
+/// One poll of `esm` with the in-process forwarder as the function.
+pub async fn poll_with(
+    esm: &wfm_relay_local::esm::SqsEventSourceMapping,
+    fwd: &Forwarder,
+) -> wfm_relay_local::esm::BatchReport {
+    esm.poll_once(|payload| async move {
+        fwd.handle(&payload, deadline())
+            .await
+            .map(|v| v.to_string().into_bytes())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .expect("poll")
+}
