@@ -446,10 +446,7 @@ impl Forwarder {
                     error,
                     excerpt,
                 } => {
-                    env.reason = Some(reason);
-                    env.last_status = Some(status);
-                    env.last_error = Some(error);
-                    env.excerpt = Some(excerpt);
+                    record_refusal(&mut env, reason, status, error, excerpt);
                     self.park(&env, &info.id, tally).await?;
                     return Ok(EventOutcome::Parked(reason));
                 }
@@ -747,10 +744,7 @@ impl Forwarder {
                 error,
                 excerpt,
             } => {
-                env.reason = Some(reason);
-                env.last_status = Some(status);
-                env.last_error = Some(error);
-                env.excerpt = Some(excerpt);
+                record_refusal(&mut env, reason, status, error, excerpt);
                 self.park(&env, &info.id, tally).await.map_err(|_| ())
             }
             Verdict::Transient {
@@ -821,6 +815,20 @@ impl Forwarder {
             warn!(event_id, error = %e, "could not set the visibility timeout; the queue default applies");
         }
     }
+}
+
+/// Writes a permanent refusal (`rejected` / `gone`) into the envelope's history before parking.
+fn record_refusal(
+    env: &mut EnvelopeV1,
+    reason: Reason,
+    status: u16,
+    error: String,
+    excerpt: String,
+) {
+    env.reason = Some(reason);
+    env.last_status = Some(status);
+    env.last_error = Some(error);
+    env.excerpt = Some(excerpt);
 }
 
 fn log_attempt(info: &EventInfo, attempt: u32, res: &AttemptResult, v: &Verdict) {
