@@ -161,7 +161,7 @@ impl Profile {
         let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner().to_string();
-            if path == "." {
+            if path == "." || path == "?" {
                 ProfileError::whole(format!("not a valid profile: {inner}"))
             } else {
                 ProfileError::field(path, inner)
