@@ -435,3 +435,26 @@ fn a_profile_is_shared_across_threads() {
     send_sync::<Profile>();
     send_sync::<Tables>();
 }
+
+/// Core keeps events whose strings hold an escaped lone surrogate (case C14); the profile must
+/// never crash on one: pass-through sends the bytes, a jq profile gets a clear outcome.
+#[test]
+fn lone_surrogates_never_crash() {
+    let raw = String::from_utf8(event("presence-break"))
+        .expect("utf-8")
+        .replace("\"message\": \"\"", "\"message\": \"On a break \\ud83d\"");
+    assert!(raw.contains("\\ud83d"));
+    let genesys = Profile::builtin("genesys").expect("builtin");
+    let out = apply(&genesys, raw.as_bytes(), &Tables::default()).expect("pass-through");
+    assert_eq!(out.body.as_ref(), raw.as_bytes());
+    let p = Profile::builtin("agent-state").expect("builtin");
+    let got = apply(&p, raw.as_bytes(), &Tables::default()).map(|o| text(&o.body).to_owned());
+    // jaq's JSON reader refuses the lone surrogate: the event is parked (transform_failed) with
+    // the position, never sent half-read.
+    assert_eq!(
+        got,
+        Err(TransformError::TransformFailed(
+            "event is not readable by jq: byte offset 652: expected low surrogate".into()
+        ))
+    );
+}
