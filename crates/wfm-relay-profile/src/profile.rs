@@ -187,8 +187,15 @@ impl Profile {
                 })
             })
             .transpose()?;
+        let mut seen = std::collections::BTreeSet::new();
         for (k, v) in &spec.headers {
             check_header(k, v)?;
+            if !seen.insert(k.to_ascii_lowercase()) {
+                return Err(ProfileError::field(
+                    format!("headers.{k}"),
+                    "given twice (header names ignore case)",
+                ));
+            }
         }
         let path = spec.path.as_deref().map(PathTemplate::parse).transpose()?;
         if let Some(p) = &path

@@ -458,3 +458,34 @@ fn lone_surrogates_never_crash() {
         ))
     );
 }
+
+/// The README's worked example, exactly as printed there.
+#[test]
+fn readme_worked_example() {
+    let p = Profile::from_json(include_bytes!("worked-example.json")).expect("example profile");
+    let users = format!("user_id,username\n{A1},alice\n");
+    let tables = Tables {
+        agents: Some(p.parse_table(users.as_bytes()).expect("table")),
+    };
+    let raw = event("presence-break");
+    let out = apply(&p, &raw, &tables).expect("transformed");
+    assert_eq!(
+        text(&out.body),
+        r#"{"agent":"alice","code":"AUX","reason":"BREAK","at":"2025-03-04T09:15:01.874Z","snapshot":false}"#
+    );
+    assert_eq!(out.path.as_deref(), Some("/agents/alice/state"));
+    assert_eq!(out.headers, [("X-Source".to_owned(), "genesys".to_owned())]);
+    // The activity event carries both a presence and a routing status: the combined row.
+    let raw = event("activity");
+    let err = apply(&p, &raw, &tables).expect_err("a2 has no username yet");
+    assert_eq!(err.reason(), "unmapped_agent");
+    let users = format!("user_id,username\n{A1},alice\n{A2},bob\n");
+    let tables = Tables {
+        agents: Some(p.parse_table(users.as_bytes()).expect("table")),
+    };
+    let out = apply(&p, &raw, &tables).expect("mapped now");
+    assert_eq!(
+        text(&out.body),
+        r#"{"agent":"bob","code":"TALK","reason":null,"at":"2025-03-04T09:45:11.300Z","snapshot":false}"#
+    );
+}
