@@ -57,15 +57,8 @@ impl ProfileLocation {
         {
             return Ok(Self::Builtin(name.to_owned()));
         }
-        if let Some(rest) = s.strip_prefix("s3://")
-            && let Some((bucket, key)) = rest.split_once('/')
-            && !bucket.is_empty()
-            && !key.is_empty()
-        {
-            return Ok(Self::S3 {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-            });
+        if let Some((bucket, key)) = parse_s3(s) {
+            return Ok(Self::S3 { bucket, key });
         }
         if let Some(name) = s.strip_prefix("ssm:")
             && name.starts_with('/')
@@ -77,6 +70,12 @@ impl ProfileLocation {
             "{s:?} is not a profile location (builtin:<name>, s3://bucket/key or ssm:/name)"
         )))
     }
+}
+
+/// Splits `s3://bucket/key` into bucket and key (both non-empty).
+pub(crate) fn parse_s3(s: &str) -> Option<(String, String)> {
+    let (bucket, key) = s.trim().strip_prefix("s3://")?.split_once('/')?;
+    (!bucket.is_empty() && !key.is_empty()).then(|| (bucket.to_owned(), key.to_owned()))
 }
 
 #[cfg(test)]

@@ -92,3 +92,14 @@ fn unmapped_text(user_id: Option<&str>, table: &str) -> String {
         None => "the event has no user id".to_owned(),
     }
 }
+
+/// A profile variable with a bad value, or profile variables that contradict each other. The
+/// message names the variable (`WFM_PROFILE_MAPPING: …`); start-up fails with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct SettingsError {
+    /// The variable at fault.
+    pub variable: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
