@@ -38,6 +38,17 @@ pub struct Transformed<'a> {
     pub state_code: Option<String>,
 }
 
+impl Transformed<'_> {
+    /// The URL to POST to: `wfm_url` with [`Self::path`] appended ([`crate::join_url`]), or
+    /// `wfm_url` itself.
+    pub fn url(&self, wfm_url: &str) -> String {
+        match &self.path {
+            Some(p) => crate::join_url(wfm_url, p),
+            None => wfm_url.to_owned(),
+        }
+    }
+}
+
 impl Profile {
     /// Transforms one event. `raw` is the original event bytes, `info` what
     /// [`wfm_relay_core::event::parse_event`] read from them.

@@ -93,4 +93,4 @@ pub use refresh::{Refresh, TableSlot};
 pub use settings::{ProfileSettings, S3Object};
 pub use state::StateCode;
 pub use table::{AgentTable, TableKind};
-pub use template::join_url;
+pub use template::{join_url, redact_query};

@@ -142,6 +142,32 @@ pub fn join_url(base: &str, path: &str) -> String {
     out
 }
 
+/// A URL for people (`relayctl profile test`, logs): every query value replaced by `REDACTED`,
+/// since WFM URLs may carry keys in the query. `https://w.example/a?key=s3cr3t&v=1` →
+/// `https://w.example/a?key=REDACTED&v=REDACTED`.
+pub fn redact_query(url: &str) -> String {
+    let Some((head, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let (query, fragment) = match query.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (query, None),
+    };
+    let redacted: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) => format!("{name}=REDACTED"),
+            None => pair.to_owned(),
+        })
+        .collect();
+    let mut out = format!("{head}?{}", redacted.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
 /// Headers wfm-relay sets itself (PRODUCT.md §3): a profile may not replace them.
 const RESERVED: &[&str] = &[
     "authorization",
@@ -227,6 +253,15 @@ mod tests {
             join_url("https://w.example?k=v", "/a/1"),
             "https://w.example/a/1?k=v"
         );
+    }
+
+    #[test]
+    fn redacts_query_values() {
+        assert_eq!(
+            redact_query("https://w.example/a?key=s3cr3t&v=1&flag"),
+            "https://w.example/a?key=REDACTED&v=REDACTED&flag"
+        );
+        assert_eq!(redact_query("https://w.example/a"), "https://w.example/a");
     }
 
     #[test]

@@ -249,6 +249,10 @@ fn assembled_bodies_and_schema() {
         let out = got.expect(name);
         assert_eq!(text(&out.body), body, "{name}");
         assert_eq!(out.path.as_deref(), Some("/v0/agents/state/bulk"), "{name}");
+        assert_eq!(
+            out.url("https://api.assembledhq.com"),
+            "https://api.assembledhq.com/v0/agents/state/bulk"
+        );
         let json: serde_json::Value = serde_json::from_slice(&out.body).expect("JSON body");
         let errors: Vec<String> = validator
             .iter_errors(&json)
