@@ -220,3 +220,106 @@ fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> HandlerFuture {
         http_server::response(resp.status, &headers, bytes)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn call(
+        http: &reqwest::Client,
+        url: String,
+        auth: &str,
+    ) -> (u16, Option<String>, String) {
+        let r = http
+            .get(url)
+            .header("Authorization", auth)
+            .send()
+            .await
+            .expect("answered");
+        let retry = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (r.status().as_u16(), retry, r.text().await.expect("body"))
+    }
+
+    #[tokio::test]
+    async fn genesys_api_over_http_limits_and_token_expiry() {
+        let api = GenesysApi::start(GenesysApiOptions {
+            rate_limit: RateLimit {
+                requests: 20,
+                per: Duration::from_secs(600),
+            },
+            ..GenesysApiOptions::new(60)
+        })
+        .await
+        .expect("stand-in");
+        let http = reqwest::Client::new();
+        let token: serde_json::Value = serde_json::from_slice(
+            &http
+                .post(format!("{}/oauth/token", api.url()))
+                .header(
+                    "Authorization",
+                    "Basic c3RhbmRpbi1jbGllbnQ6c3RhbmRpbi1zZWNyZXQ=",
+                )
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials")
+                .send()
+                .await
+                .expect("token answered")
+                .bytes()
+                .await
+                .expect("body"),
+        )
+        .expect("JSON");
+        assert_eq!(token["expires_in"], 86_400);
+        let auth = format!("Bearer {}", token["access_token"].as_str().expect("token"));
+
+        let ids: Vec<String> = (0..51).map(|i| api.agent(i).id).collect();
+        let bulk = |n: usize| {
+            format!(
+                "{}/api/v2/users/presences/purecloud/bulk?id={}",
+                api.url(),
+                ids[..n].join(",")
+            )
+        };
+        let (status, _, body) = call(&http, bulk(50), &auth).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&body)
+                .expect("JSON")
+                .as_array()
+                .map(Vec::len),
+            Some(50)
+        );
+        let (status, _, body) = call(&http, bulk(51), &auth).await;
+        assert_eq!(status, 400, "{body}");
+
+        let users = format!("{}/api/v2/users?pageSize=25&pageNumber=3", api.url());
+        let (status, _, body) = call(&http, users.clone(), &auth).await;
+        assert_eq!(status, 200);
+        let page: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(
+            (page["total"].as_u64(), page["pageCount"].as_u64()),
+            (Some(60), Some(3))
+        );
+        assert_eq!(page["entities"].as_array().map(Vec::len), Some(10));
+
+        for _ in 3..20 {
+            assert_eq!(call(&http, users.clone(), &auth).await.0, 200);
+        }
+        let (status, retry, body) = call(&http, users.clone(), &auth).await;
+        assert_eq!(status, 429, "{body}");
+        let retry: u64 = retry.expect("Retry-After").parse().expect("seconds");
+        assert!((1..=600).contains(&retry), "{retry}");
+
+        api.expire_tokens();
+        let (status, _, body) = call(&http, users, &auth).await;
+        assert_eq!(status, 401, "{body}");
+        let c = api.counters();
+        assert_eq!((c.rate_limited, c.unauthorized, c.max_bulk_ids), (1, 1, 51));
+        assert_eq!(c.api_calls(), 22);
+        api.shutdown().await;
+    }
+}
