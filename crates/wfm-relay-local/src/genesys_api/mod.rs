@@ -186,8 +186,9 @@ impl GenesysApi {
         lock(&self.state).tokens.expire_all(Instant::now());
     }
 
-    /// The next `statuses.len()` authorised API calls answer these statuses (e.g. 503) with an
-    /// `ErrorBody`, in order, instead of their normal answer.
+    /// The next `statuses.len()` authorised API calls answer these statuses (e.g. 503, 403) with
+    /// an `ErrorBody` carrying Genesys's code for the status, in order, instead of their normal
+    /// answer; an injected 429 carries `Retry-After: 1`.
     pub fn fail_next(&self, statuses: &[u16]) {
         lock(&self.state).faults.extend(statuses.iter().copied());
     }

@@ -184,11 +184,7 @@ fn api(state: &mut State, req: &ApiRequest<'_>, name: &str, now: Instant) -> Api
         }
     }
     if let Some(status) = state.faults.pop_front() {
-        return error(
-            status,
-            "internal.server.error",
-            "The stand-in was told to fail this call.",
-        );
+        return injected(status);
     }
     if req.method != "GET" || name.ends_with("(other)") {
         return error(
@@ -214,6 +210,28 @@ fn api(state: &mut State, req: &ApiRequest<'_>, name: &str, now: Instant) -> Api
     }
 }
 
+/// An injected failure: an `ErrorBody` with the code Genesys uses for that status; a 429 also
+/// carries `Retry-After: 1`.
+fn injected(status: u16) -> ApiResponse {
+    let code = match status {
+        400 => "bad.request",
+        401 => "bad.credentials",
+        403 => "missing.any.permissions",
+        404 => "not.found",
+        429 => "too.many.requests.retry.after",
+        500 => "internal.server.error",
+        _ => "service.unavailable",
+    };
+    let mut r = error(status, code, "The stand-in was told to fail this call.");
+    if status == 429 {
+        r.headers.push(("Retry-After".to_owned(), "1".to_owned()));
+    }
+    r
+}
+
+/// `GET /api/v2/users`: `pageSize` 1–500, default 25; `state` defaults to `active`
+/// (stitchflow.com, "Genesys Cloud user management API", a third-party summary; the SDK does not
+/// state the bounds).
 fn users(state: &State, q: &[(String, String)]) -> ApiResponse {
     let (size, number) = match paging(q, 25, 500) {
         Ok(p) => p,
@@ -593,10 +611,17 @@ mod tests {
             handle(&mut s, &get(unknown, "", Some(&auth)), t0).status,
             404
         );
-        s.faults.extend([503, 500]);
+        s.faults.extend([503, 403, 429]);
         let me = "/api/v2/organizations/me";
         assert_eq!(handle(&mut s, &get(me, "", Some(&auth)), t0).status, 503);
-        assert_eq!(handle(&mut s, &get(me, "", Some(&auth)), t0).status, 500);
+        let r = handle(&mut s, &get(me, "", Some(&auth)), t0);
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (403, Some("missing.any.permissions"))
+        );
+        let r = handle(&mut s, &get(me, "", Some(&auth)), t0);
+        assert_eq!(r.status, 429);
+        assert_eq!(r.headers, vec![("Retry-After".to_owned(), "1".to_owned())]);
         let r = handle(&mut s, &get(me, "", Some(&auth)), t0);
         assert_eq!(r.body["id"], "11111111-2222-3333-4444-555555555555");
     }
