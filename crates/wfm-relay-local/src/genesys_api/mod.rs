@@ -323,4 +323,71 @@ mod tests {
         assert_eq!(c.api_calls(), 22);
         api.shutdown().await;
     }
+
+    /// The stand-in's users pages, read over HTTP, become 2 live-shaped snapshot events per agent
+    /// whose state times are the agents' own (core `snapshot` + `parse_event`).
+    #[tokio::test]
+    async fn genesys_api_users_pages_become_snapshot_events() {
+        use wfm_relay_core::event::parse_event;
+        use wfm_relay_core::snapshot::{AgentState, SnapshotContext, agent_events};
+        use wfm_relay_core::timefmt::{format_rfc3339, parse_rfc3339};
+
+        let api = GenesysApi::start(GenesysApiOptions::new(7))
+            .await
+            .expect("stand-in");
+        let http = reqwest::Client::new();
+        let token: serde_json::Value = serde_json::from_slice(
+            &http
+                .post(format!("{}/oauth/token", api.url()))
+                .header(
+                    "Authorization",
+                    "Basic c3RhbmRpbi1jbGllbnQ6c3RhbmRpbi1zZWNyZXQ=",
+                )
+                .body("grant_type=client_credentials")
+                .send()
+                .await
+                .expect("token answered")
+                .bytes()
+                .await
+                .expect("body"),
+        )
+        .expect("JSON");
+        let auth = format!("Bearer {}", token["access_token"].as_str().expect("token"));
+        let ctx = SnapshotContext {
+            org_id: "11111111-2222-3333-4444-555555555555".to_owned(),
+            account: "123456789012".to_owned(),
+            region: "eu-west-1".to_owned(),
+            run_id: "run-7".to_owned(),
+        };
+        let read_at = parse_rfc3339("2026-03-02T12:00:00.000Z").expect("time");
+        let mut events = Vec::new();
+        for page in 1..=2 {
+            let url = format!(
+                "{}/api/v2/users?pageSize=4&pageNumber={page}&expand=presence,routingStatus&state=active",
+                api.url()
+            );
+            let (status, _, body) = call(&http, url, &auth).await;
+            assert_eq!(status, 200);
+            let page: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+            for u in page["entities"].as_array().expect("entities") {
+                let a = AgentState::from_api_user(u).expect("a valid user");
+                events.extend(agent_events(&ctx, &a, read_at));
+            }
+        }
+        assert_eq!(events.len(), 14, "2 events per agent");
+        for (n, e) in events.iter().enumerate() {
+            let agent = api.agent(n / 2);
+            let info = parse_event(&e.bytes).expect("parses");
+            assert_eq!(info.user_id.as_deref(), Some(agent.id.as_str()));
+            let (topic, start) = if n % 2 == 0 {
+                ("presence", &agent.modified_date)
+            } else {
+                ("routingStatus", &agent.routing_start)
+            };
+            assert_eq!(info.topic(), format!("v2.users.{}.{topic}", agent.id));
+            assert_eq!(info.state_time.map(format_rfc3339).as_ref(), Some(start));
+            assert_eq!(info.published_time, Some(read_at));
+        }
+        api.shutdown().await;
+    }
 }
