@@ -6,6 +6,7 @@ mod breaker;
 mod corpus;
 mod eventbridge_cases;
 mod faults;
+mod genesys_api;
 mod guards;
 mod lambda_process;
 mod replayer;

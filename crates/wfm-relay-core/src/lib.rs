@@ -24,4 +24,5 @@ pub mod metrics;
 pub mod policy;
 pub mod replay;
 pub mod signing;
+pub mod snapshot;
 pub mod timefmt;

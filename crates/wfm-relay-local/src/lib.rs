@@ -8,10 +8,13 @@
 //! - [`fault_proxy`]: a proxy in front of moto that fails or rewrites AWS calls by `X-Amz-Target`.
 //! - [`stack`]: the retry queue, DLQ and archive bucket of one run in moto, and queue reads.
 //! - [`genesys`]: generated Genesys Cloud presence / routing status events.
+//! - [`genesys_api`]: a Genesys Cloud Platform API stand-in (OAuth, users, presence, routing
+//!   status, membership, rate limit) for snapshots.
 
 pub mod esm;
 pub mod fault_proxy;
 pub mod genesys;
+pub mod genesys_api;
 mod http_server;
 pub mod runtime_api;
 pub mod stack;
