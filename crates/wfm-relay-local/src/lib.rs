@@ -8,11 +8,16 @@
 //! - [`fault_proxy`]: a proxy in front of moto that fails or rewrites AWS calls by `X-Amz-Target`.
 //! - [`stack`]: the retry queue, DLQ and archive bucket of one run in moto, and queue reads.
 //! - [`genesys`]: generated Genesys Cloud presence / routing status events.
+//! - [`http_server`]: the HTTP/1.1 accept loop under every stand-in (numbered connections and
+//!   requests, a stopper), for other loopback servers of the harnesses.
+//! - [`harness`]: helpers shared by the stand-ins and the harness binaries (`lock`, `Clock`,
+//!   `invoke_raw`, `sibling_binary`).
 
 pub mod esm;
 pub mod fault_proxy;
 pub mod genesys;
-mod http_server;
+pub mod harness;
+pub mod http_server;
 pub mod runtime_api;
 pub mod stack;
 pub mod wfm_server;

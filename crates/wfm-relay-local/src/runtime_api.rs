@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http_body_util::BodyExt;
@@ -18,6 +18,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::harness::lock;
 use crate::http_server::{self, ConnCtx, Handler, HandlerFuture, Stopper};
 
 /// Account id used in the invoked function ARN.
@@ -87,10 +88,6 @@ struct Shared {
     queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>,
     in_flight: Mutex<HashMap<String, oneshot::Sender<InvokeOutcome>>>,
     init_error: Mutex<Option<String>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Handle to a running local Lambda Runtime API on `127.0.0.1:0`. Clones share the server; it

@@ -32,6 +32,7 @@ use wfm_relay_bench::measure::{peak_rss_kib, summarize};
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::envelope::{EnvelopeV1, Reason};
 use wfm_relay_core::event::parse_event;
+use wfm_relay_local::harness::invoke_raw;
 use wfm_relay_local::stack::depth;
 use wfm_relay_local::{
     InvokeOutcome, LocalStack, Reply, RuntimeApi, Script, ScriptedWfm, SqsEventSourceMapping,
@@ -573,12 +574,6 @@ async fn drain(args: &Args, aws: &AwsClients) -> anyhow::Result<()> {
 
 // ---------------------------------------------------------------------------------- peak RSS
 
-async fn invoke_ok(api: &RuntimeApi, payload: Vec<u8>) -> Result<Vec<u8>, String> {
-    api.invoke_response(payload, INVOKE_TIMEOUT)
-        .await
-        .map_err(|e| e.to_string())
-}
-
 /// Forwarder: `events` EventBridge invocations with 20 % of WFM answers 503 and one inline
 /// attempt (about a fifth go through the retry queue), then the retry queue drained through the
 /// same process. Returns the process's peak RSS in KiB and what it did.
@@ -618,7 +613,7 @@ async fn forwarder_rss(
         }
         let api = api.clone();
         let body = fam.event(i);
-        running.spawn(async move { invoke_ok(&api, body).await });
+        running.spawn(async move { invoke_raw(&api, body, INVOKE_TIMEOUT).await });
     }
     while let Some(r) = running.join_next().await {
         queued += usize::from(
@@ -641,7 +636,7 @@ async fn forwarder_rss(
         let report = esm
             .poll_once(|payload| {
                 let api = api.clone();
-                async move { invoke_ok(&api, payload).await }
+                async move { invoke_raw(&api, payload, INVOKE_TIMEOUT).await }
             })
             .await?;
         batches += usize::from(report.received > 0);
@@ -673,9 +668,13 @@ async fn replayer_rss(
     let pid = f.id().context("no pid")?;
     let mut delivered = 0;
     for _ in 0..5 {
-        let raw = invoke_ok(&api, br#"{"action":"replay","concurrency":10}"#.to_vec())
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let raw = invoke_raw(
+            &api,
+            br#"{"action":"replay","concurrency":10}"#.to_vec(),
+            INVOKE_TIMEOUT,
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
         let report: serde_json::Value = serde_json::from_slice(&raw)?;
         delivered += report["delivered"].as_u64().unwrap_or(0);
         if report["remaining"].as_u64().unwrap_or(0) == 0 {

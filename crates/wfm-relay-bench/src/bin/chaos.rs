@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -45,6 +45,7 @@ use wfm_relay_bench::measure::peak_rss_kib;
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::replay::decode_dead_letter;
 use wfm_relay_core::timefmt::format_rfc3339;
+use wfm_relay_local::harness::{Clock, invoke_raw, lock, sibling_binary};
 use wfm_relay_local::stack::{depth, peek_bodies, release};
 use wfm_relay_local::{
     FunctionProcess, LocalStack, Recorded, Reply, RuntimeApi, Script, ScriptedWfm,
@@ -123,20 +124,6 @@ async fn main() -> ExitCode {
             eprintln!("wfm-relay-chaos: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Seconds since the start, for progress lines.
-#[derive(Clone, Copy)]
-struct Clock(Instant);
-
-impl Clock {
-    fn stamp(self) -> String {
-        format!("[{:>6.1}s]", self.0.elapsed().as_secs_f64())
     }
 }
 
@@ -282,11 +269,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     if args.forwarders == 0 || args.consumers == 0 || args.per_forwarder == 0 {
         bail!("--forwarders, --consumers and --per-forwarder must be at least 1");
     }
-    let forwarder_bin = sibling("wfm-relay-forwarder")?;
+    let forwarder_bin = sibling_binary("wfm-relay-forwarder", "infra/chaos.sh")?;
     let n = args.events;
     let fam = EventFamily::random();
     let run_id = fam.run_hex();
-    let clock = Clock(Instant::now());
+    let clock = Clock::start();
 
     // ------------------------------------------------------------ AWS resources in moto
     let steps = args.retry_schedule.split(',').count();
@@ -472,7 +459,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
 
     let sending = sender.await.context("sender task")?;
     sending?;
-    let sent_at = clock.0.elapsed();
+    let sent_at = clock.elapsed();
     println!("{} all {n} EventBridge invocations answered", clock.stamp());
     // The outage may outlast the sending: wait for its end before draining.
     while phase.load(Ordering::SeqCst) < PHASE_AFTER {
@@ -500,7 +487,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     while let Some(done) = consumers.join_next().await {
         done.context("consumer task")??;
     }
-    let drained_at = clock.0.elapsed();
+    let drained_at = clock.elapsed();
     println!(
         "{} retry queue drained; event source mapping stopped",
         clock.stamp()
@@ -677,7 +664,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         let _ = lane.process.kill().await;
     }
     let harness_rss = peak_rss_kib(std::process::id()).unwrap_or(0);
-    let wall = clock.0.elapsed();
+    let wall = clock.elapsed();
 
     let accounted = ev.delivered + retry_depth + dlq_depth + archived_ids.len();
     let failures = check_failures.load(Ordering::SeqCst);
@@ -849,20 +836,6 @@ fn fmt_map(m: &BTreeMap<String, usize>) -> String {
         .join(", ")
 }
 
-/// The binary `name` next to this executable.
-fn sibling(name: &str) -> anyhow::Result<PathBuf> {
-    let path = std::env::current_exe()
-        .context("cannot find this executable")?
-        .with_file_name(name);
-    if !path.exists() {
-        bail!(
-            "{} is missing: build it with `cargo build --bins` (infra/chaos.sh does)",
-            path.display()
-        );
-    }
-    Ok(path)
-}
-
 async fn spawn_lane(
     bin: &Path,
     name: &str,
@@ -998,7 +971,7 @@ async fn invoke_event(
 ) -> anyhow::Result<u8> {
     let mut last_error = String::new();
     for attempt in 1..=ASYNC_INVOKES {
-        match invoke_raw(api, payload.to_vec()).await {
+        match invoke_raw(api, payload.to_vec(), INVOKE_TIMEOUT).await {
             Ok(body) => {
                 let outcome = serde_json::from_slice::<serde_json::Value>(&body)
                     .ok()
@@ -1049,13 +1022,6 @@ async fn invoke_event(
     Ok(OUT_FAILED)
 }
 
-/// One invocation through the Runtime API: the response bytes, or the invocation error.
-async fn invoke_raw(api: &RuntimeApi, payload: Vec<u8>) -> Result<Vec<u8>, String> {
-    api.invoke_response(payload, INVOKE_TIMEOUT)
-        .await
-        .map_err(|e| e.to_string())
-}
-
 /// The EventBridge ids of the messages of `url` (our envelope, Lambda's on-failure record or a
 /// raw event; `None` for a body without an id), read by receiving up to `expected` messages
 /// (waiting at most `patience` for in-flight and delayed ones, hiding each for 120 s meanwhile)
@@ -1085,7 +1051,7 @@ async fn consume(
         let report = esm
             .poll_once(|payload| {
                 let api = api.clone();
-                async move { invoke_raw(&api, payload).await }
+                async move { invoke_raw(&api, payload, INVOKE_TIMEOUT).await }
             })
             .await
             .context("polling the retry queue")?;

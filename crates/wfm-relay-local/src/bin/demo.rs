@@ -31,12 +31,13 @@ use std::collections::HashSet;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use wfm_relay_aws::aws::AwsClients;
 use wfm_relay_core::envelope::EnvelopeV1;
+use wfm_relay_local::harness::{Clock, invoke_raw, lock, sibling_binary};
 use wfm_relay_local::stack::{depth, peek_bodies};
 use wfm_relay_local::{
     LocalStack, Reply, RuntimeApi, Script, ScriptedWfm, SqsEventSourceMapping, StackOptions,
@@ -105,16 +106,6 @@ enum Phase {
     Healthy,
 }
 
-/// Seconds since the start of sending, for progress lines.
-#[derive(Clone, Copy)]
-struct Clock(Instant);
-
-impl Clock {
-    fn stamp(self) -> String {
-        format!("[{:>5.1}s]", self.0.elapsed().as_secs_f64())
-    }
-}
-
 /// Counters shared by the sender, the retry-queue poller and the progress ticker.
 #[derive(Debug, Default)]
 struct Progress {
@@ -125,10 +116,6 @@ struct Progress {
     batch_listed: usize,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 async fn run(args: Args) -> anyhow::Result<usize> {
     let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
         Ok(v) if !v.is_empty() => v,
@@ -137,17 +124,7 @@ async fn run(args: Args) -> anyhow::Result<usize> {
              starts moto on a free port, sets the variable and builds the binaries."
         ),
     };
-    let forwarder_bin = std::env::current_exe()
-        .context("cannot find the demo's own executable")?
-        .parent()
-        .context("the demo's executable has no directory")?
-        .join("wfm-relay-forwarder");
-    if !forwarder_bin.exists() {
-        bail!(
-            "{} is missing: build it with `cargo build --bins` (infra/demo.sh does)",
-            forwarder_bin.display()
-        );
-    }
+    let forwarder_bin = sibling_binary("wfm-relay-forwarder", "infra/demo.sh")?;
 
     // ---------------------------------------------------------------- input
     let repo = events::repo_root();
@@ -260,7 +237,7 @@ async fn run(args: Args) -> anyhow::Result<usize> {
     println!();
 
     // ---------------------------------------------------------------- the run
-    let clock = Clock(Instant::now());
+    let clock = Clock::start();
     let progress = Arc::new(Mutex::new(Progress::default()));
     let (phase_tx, phase_rx) = watch::channel(Phase::Flaky);
     println!(
@@ -312,7 +289,7 @@ async fn run(args: Args) -> anyhow::Result<usize> {
         let report = esm
             .poll_once(|payload| {
                 let api = api.clone();
-                async move { invoke_raw(&api, payload).await }
+                async move { invoke_raw(&api, payload, INVOKE_TIMEOUT).await }
             })
             .await
             .context("polling the retry queue")?;
@@ -331,7 +308,7 @@ async fn run(args: Args) -> anyhow::Result<usize> {
         }
         if sender.is_finished() {
             if sending_done_at.is_none() {
-                sending_done_at = Some(clock.0.elapsed());
+                sending_done_at = Some(clock.elapsed());
                 println!("{} all {} events sent", clock.stamp(), sent.len());
             }
             if report.received == 0 && depth(&aws.sqs, &stack.retry_url).await? == 0 {
@@ -339,7 +316,7 @@ async fn run(args: Args) -> anyhow::Result<usize> {
                 break;
             }
         }
-        if clock.0.elapsed() >= budget {
+        if clock.elapsed() >= budget {
             println!(
                 "{} time budget of {} s is over; stopping the retry-queue poller",
                 clock.stamp(),
@@ -351,7 +328,7 @@ async fn run(args: Args) -> anyhow::Result<usize> {
     let outcomes = sender.await.context("sender task")??;
     ticker.abort();
     phases.abort();
-    let elapsed = clock.0.elapsed();
+    let elapsed = clock.elapsed();
 
     // ---------------------------------------------------------------- what is left where
     let retry_depth = depth(&aws.sqs, &stack.retry_url).await?;
@@ -398,9 +375,7 @@ async fn recover(
 ) -> anyhow::Result<usize> {
     println!();
     println!("== recovery: the replayer as a Lambda process, invoked by hand");
-    let replayer_bin = std::env::current_exe()
-        .context("cannot find the demo's own executable")?
-        .with_file_name("wfm-relay-replayer");
+    let replayer_bin = sibling_binary("wfm-relay-replayer", "infra/demo.sh")?;
     // WFM is healthy for every event now, except the one it rejects for good (HTTP 400).
     wfm.set_script(special_script(rejected, &[], 200));
     let api = RuntimeApi::start()
@@ -425,7 +400,7 @@ async fn recover(
         println!(
             "$ aws lambda invoke --function-name wfm-relay-replayer --cli-binary-format raw-in-base64-out --payload '{req}' report.json"
         );
-        let raw = invoke_raw(&api, req.as_bytes().to_vec())
+        let raw = invoke_raw(&api, req.as_bytes().to_vec(), INVOKE_TIMEOUT)
             .await
             .map_err(|e| anyhow::anyhow!("replayer invocation failed: {e}"))?;
         let report: serde_json::Value =
@@ -539,7 +514,7 @@ async fn send_all(
 
 /// One EventBridge invocation; its `outcome`, or `error: …`.
 async fn invoke_event(api: &RuntimeApi, payload: Vec<u8>) -> String {
-    match invoke_raw(api, payload).await {
+    match invoke_raw(api, payload, INVOKE_TIMEOUT).await {
         Ok(body) => serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v["outcome"].as_str().map(str::to_owned))
@@ -551,13 +526,6 @@ async fn invoke_event(api: &RuntimeApi, payload: Vec<u8>) -> String {
             }),
         Err(e) => format!("error: {e}"),
     }
-}
-
-/// One invocation through the Runtime API: the response bytes, or the invocation error.
-async fn invoke_raw(api: &RuntimeApi, payload: Vec<u8>) -> Result<Vec<u8>, String> {
-    api.invoke_response(payload, INVOKE_TIMEOUT)
-        .await
-        .map_err(|e| e.to_string())
 }
 
 /// Prints a progress line every [`TICK`].
