@@ -8,29 +8,10 @@ use std::time::{Duration, Instant};
 use wfm_relay_aws::aws::AwsClients;
 use wfm_relay_bench::first_poll::FirstPollApi;
 use wfm_relay_bench::measure::summarize;
+use wfm_relay_local::runtime_api::lambda_env;
 
 use crate::common::{LAMBDAS, fresh_stack, ms};
 use crate::{Args, BinDir};
-
-/// The variables the Lambda runtime library reads at start-up (as `RuntimeApi::spawn_function`
-/// sets them; AWS Lambda Developer Guide, "Defined runtime environment variables").
-fn lambda_runtime_env(name: &str, api: &str) -> Vec<(String, String)> {
-    [
-        ("AWS_LAMBDA_RUNTIME_API", api.to_owned()),
-        ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
-        (
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            "local/[$LATEST]bench".to_owned(),
-        ),
-        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
 
 /// Spawn → first poll, `runs` times after one discarded warm-up run.
 async fn cold_start_samples(
@@ -45,7 +26,7 @@ async fn cold_start_samples(
         let mut cmd = tokio::process::Command::new(program);
         cmd.args(rest)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .envs(lambda_runtime_env("bench", &api.address()))
+            .envs(lambda_env("bench", &api.address()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
