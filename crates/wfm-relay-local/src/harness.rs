@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::runtime_api::RuntimeApi;
+use crate::runtime_api::{InvocationType, RuntimeApi};
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: the state of a test
 /// double or a harness counter stays usable, and no `unwrap` is needed at the call sites.
@@ -36,19 +36,22 @@ impl Clock {
     }
 }
 
-/// One invocation through the Runtime API, as the event source mapping stand-in
-/// ([`crate::SqsEventSourceMapping::poll_once`]) and the harnesses take it: the bytes the
-/// function posted as its response, or the failure as text (`<errorType>: <errorMessage>` for a
-/// function error, else why no outcome came; see [`RuntimeApi::invoke_response`]).
+/// One invocation of type `kind` through the Runtime API, as the event source mapping stand-in
+/// ([`crate::SqsEventSourceMapping::poll_once`], synchronous) and the harnesses (EventBridge
+/// events: `Event`) take it: the bytes the function posted as its response, or the failure as
+/// text (`<errorType>: <errorMessage>` for a function error, Lambda's
+/// `RequestEntityTooLargeException: …` for an `Event` payload over 1 MiB, else why no outcome
+/// came; see [`RuntimeApi::invoke_response`]).
 ///
 /// # Errors
 /// The text of the [`crate::InvokeFailure`].
 pub async fn invoke_raw(
     api: &RuntimeApi,
+    kind: InvocationType,
     payload: Vec<u8>,
     timeout: Duration,
 ) -> Result<Vec<u8>, String> {
-    api.invoke_response(payload, timeout)
+    api.invoke_response(kind, payload, timeout)
         .await
         .map_err(|e| e.to_string())
 }

@@ -25,6 +25,8 @@ pub mod wfm_server;
 pub use esm::{BatchReport, EsmError, SqsEventSourceMapping};
 pub use fault_proxy::{Fault, FaultProxy};
 pub use genesys::UserEvent;
-pub use runtime_api::{FunctionProcess, InvokeError, InvokeFailure, InvokeOutcome, RuntimeApi};
+pub use runtime_api::{
+    FunctionProcess, InvocationType, InvokeError, InvokeFailure, InvokeOutcome, RuntimeApi,
+};
 pub use stack::{LocalStack, StackError, StackOptions};
 pub use wfm_server::{Recorded, Reply, ReplyKind, Script, ScriptedWfm};

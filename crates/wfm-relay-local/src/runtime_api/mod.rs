@@ -6,6 +6,10 @@
 //! `POST /2018-06-01/runtime/invocation/{id}/response`, `POST /2018-06-01/runtime/invocation/{id}/error`
 //! and `POST /2018-06-01/runtime/init/error`; posts are answered `202 Accepted` as AWS does, an
 //! unknown request id with `400` and an unknown path with `404`.
+//!
+//! Before queuing an invocation it checks what the Invoke API checks: an asynchronous (`Event`)
+//! payload over 1 MiB is refused with Lambda's `RequestEntityTooLargeException` (HTTP 413) and
+//! never reaches the function ([`invocation`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,9 +20,11 @@ use tokio::sync::{mpsc, oneshot};
 use crate::harness::lock;
 use crate::http_server::{self, Handler, Stopper};
 
+pub mod invocation;
 mod process;
 mod protocol;
 
+pub use invocation::{ASYNC_PAYLOAD_LIMIT, InvocationType, PayloadTooLarge};
 pub use process::{FunctionProcess, lambda_env};
 use protocol::{handle, trace_id};
 
@@ -57,6 +63,10 @@ pub enum InvokeError {
     /// The Runtime API server stopped before the invocation finished.
     #[error("the runtime API stopped before the invocation finished")]
     Stopped,
+    /// The Invoke API refused the payload before any function ran (HTTP 413,
+    /// `RequestEntityTooLargeException`); nothing was queued.
+    #[error(transparent)]
+    PayloadTooLarge(#[from] PayloadTooLarge),
 }
 
 /// Why [`RuntimeApi::invoke_response`] got no response bytes.
@@ -141,19 +151,36 @@ impl RuntimeApi {
         self.addr.to_string()
     }
 
-    /// Queues one invocation with a deadline of now + `timeout` (sent as
-    /// `Lambda-Runtime-Deadline-Ms`, epoch ms) and waits for the function's response or error, at
-    /// most `timeout` + [`INVOKE_GRACE`] (5 s).
+    /// A synchronous (`RequestResponse`) [`RuntimeApi::invoke_as`].
     ///
     /// # Errors
-    /// [`InvokeError::Timeout`] when nothing arrived in time (a later post for this id gets `400`,
-    /// and if no process took it yet it is dropped from the queue); [`InvokeError::Stopped`] when
-    /// the server stopped.
+    /// As [`RuntimeApi::invoke_as`].
     pub async fn invoke(
         &self,
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<InvokeOutcome, InvokeError> {
+        self.invoke_as(InvocationType::RequestResponse, payload, timeout)
+            .await
+    }
+
+    /// Checks the payload against the limit of `kind` (see [`invocation`]), then queues one
+    /// invocation with a deadline of now + `timeout` (sent as `Lambda-Runtime-Deadline-Ms`, epoch
+    /// ms) and waits for the function's response or error, at most `timeout` +
+    /// [`INVOKE_GRACE`] (5 s).
+    ///
+    /// # Errors
+    /// [`InvokeError::PayloadTooLarge`] for an `Event` payload over 1 MiB (nothing is queued);
+    /// [`InvokeError::Timeout`] when nothing arrived in time (a later post for this id gets `400`,
+    /// and if no process took it yet it is dropped from the queue); [`InvokeError::Stopped`] when
+    /// the server stopped.
+    pub async fn invoke_as(
+        &self,
+        kind: InvocationType,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<InvokeOutcome, InvokeError> {
+        kind.check(payload.len())?;
         let id = uuid::Uuid::new_v4().to_string();
         let deadline = SystemTime::now() + timeout;
         let deadline_ms = deadline
@@ -179,17 +206,18 @@ impl RuntimeApi {
         }
     }
 
-    /// [`RuntimeApi::invoke`], keeping only a posted response: the bytes the function posted.
+    /// [`RuntimeApi::invoke_as`], keeping only a posted response: the bytes the function posted.
     ///
     /// # Errors
     /// [`InvokeFailure::Function`] when the function posted an invocation error (displayed as
-    /// `<errorType>: <errorMessage>`), [`InvokeFailure::NoOutcome`] as [`RuntimeApi::invoke`].
+    /// `<errorType>: <errorMessage>`), [`InvokeFailure::NoOutcome`] as [`RuntimeApi::invoke_as`].
     pub async fn invoke_response(
         &self,
+        kind: InvocationType,
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, InvokeFailure> {
-        match self.invoke(payload, timeout).await? {
+        match self.invoke_as(kind, payload, timeout).await? {
             InvokeOutcome::Response(body) => Ok(body),
             InvokeOutcome::Error {
                 error_type,
@@ -388,5 +416,72 @@ mod tests {
             api.init_error().as_deref(),
             Some("Runtime.InitError: missing WFM_URL")
         );
+    }
+
+    #[tokio::test]
+    async fn an_event_payload_of_exactly_1_mib_reaches_the_function() {
+        let api = RuntimeApi::start().await.expect("start");
+        let function = tokio::spawn(act_as_function(api.address(), "response", r#"{"ok":1}"#));
+        let outcome = api
+            .invoke_as(
+                InvocationType::Event,
+                vec![b'x'; ASYNC_PAYLOAD_LIMIT],
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("at the limit");
+        assert_eq!(outcome, InvokeOutcome::Response(br#"{"ok":1}"#.to_vec()));
+        let (_, payload, post_status) = function.await.expect("function");
+        assert_eq!(payload.len(), 1_048_576);
+        assert_eq!(post_status, 202);
+    }
+
+    #[tokio::test]
+    async fn an_event_payload_one_byte_over_1_mib_is_refused_and_never_queued() {
+        let api = RuntimeApi::start().await.expect("start");
+        let refused = api
+            .invoke_as(
+                InvocationType::Event,
+                vec![b'x'; ASYNC_PAYLOAD_LIMIT + 1],
+                Duration::from_secs(10),
+            )
+            .await
+            .expect_err("one byte past the limit");
+        let InvokeError::PayloadTooLarge(too_large) = &refused else {
+            panic!("expected RequestEntityTooLargeException, got {refused:?}");
+        };
+        assert_eq!(
+            (too_large.size, too_large.limit, too_large.status()),
+            (1_048_577, 1_048_576, 413)
+        );
+        assert_eq!(
+            refused.to_string(),
+            "RequestEntityTooLargeException: 1048577 byte payload is too large for the Event \
+             invocation type (limit 1048576 bytes)"
+        );
+        // Nothing was queued: the next poll gets the next invocation.
+        let function = tokio::spawn(act_as_function(api.address(), "response", "r"));
+        let next = api
+            .invoke_as(
+                InvocationType::Event,
+                b"small".to_vec(),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("small invocation");
+        assert_eq!(next, InvokeOutcome::Response(b"r".to_vec()));
+        assert_eq!(function.await.expect("function").1, b"small");
+    }
+
+    #[tokio::test]
+    async fn a_synchronous_payload_over_1_mib_is_not_refused() {
+        let api = RuntimeApi::start().await.expect("start");
+        let function = tokio::spawn(act_as_function(api.address(), "response", "r"));
+        let outcome = api
+            .invoke(vec![b'x'; ASYNC_PAYLOAD_LIMIT + 1], Duration::from_secs(10))
+            .await
+            .expect("RequestResponse has no 1 MiB limit");
+        assert_eq!(outcome, InvokeOutcome::Response(b"r".to_vec()));
+        assert_eq!(function.await.expect("function").1.len(), 1_048_577);
     }
 }

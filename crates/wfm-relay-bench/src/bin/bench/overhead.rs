@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use wfm_relay_aws::aws::AwsClients;
 use wfm_relay_bench::events::EventFamily;
 use wfm_relay_bench::measure::summarize;
-use wfm_relay_local::{InvokeOutcome, Reply, RuntimeApi, Script, ScriptedWfm};
+use wfm_relay_local::{InvocationType, InvokeOutcome, Reply, RuntimeApi, Script, ScriptedWfm};
 
 use crate::common::{INVOKE_TIMEOUT, fresh_stack, signed_us, us};
 use crate::{Args, BinDir};
@@ -62,7 +62,9 @@ pub async fn overhead(args: &Args, dirs: &[BinDir], aws: &AwsClients) -> anyhow:
                 bail!("direct POST answered {status}");
             }
             let t = Instant::now();
-            let out = api.invoke(body, INVOKE_TIMEOUT).await?;
+            let out = api
+                .invoke_as(InvocationType::Event, body, INVOKE_TIMEOUT)
+                .await?;
             let d_through = t.elapsed();
             match out {
                 InvokeOutcome::Response(b) if b.windows(9).any(|w| w == b"delivered") => {}

@@ -8,7 +8,9 @@ use wfm_relay_bench::events::EventFamily;
 use wfm_relay_bench::measure::peak_rss_kib;
 use wfm_relay_local::harness::invoke_raw;
 use wfm_relay_local::stack::depth;
-use wfm_relay_local::{Reply, RuntimeApi, Script, ScriptedWfm, SqsEventSourceMapping};
+use wfm_relay_local::{
+    InvocationType, Reply, RuntimeApi, Script, ScriptedWfm, SqsEventSourceMapping,
+};
 
 use crate::common::{INVOKE_TIMEOUT, fresh_stack, seed_dead_letters};
 use crate::{Args, BinDir};
@@ -52,7 +54,9 @@ async fn forwarder_rss(
         }
         let api = api.clone();
         let body = fam.event(i);
-        running.spawn(async move { invoke_raw(&api, body, INVOKE_TIMEOUT).await });
+        running.spawn(async move {
+            invoke_raw(&api, InvocationType::Event, body, INVOKE_TIMEOUT).await
+        });
     }
     while let Some(r) = running.join_next().await {
         queued += usize::from(
@@ -75,7 +79,15 @@ async fn forwarder_rss(
         let report = esm
             .poll_once(|payload| {
                 let api = api.clone();
-                async move { invoke_raw(&api, payload, INVOKE_TIMEOUT).await }
+                async move {
+                    invoke_raw(
+                        &api,
+                        InvocationType::RequestResponse,
+                        payload,
+                        INVOKE_TIMEOUT,
+                    )
+                    .await
+                }
             })
             .await?;
         batches += usize::from(report.received > 0);
@@ -109,6 +121,7 @@ async fn replayer_rss(
     for _ in 0..5 {
         let raw = invoke_raw(
             &api,
+            InvocationType::RequestResponse,
             br#"{"action":"replay","concurrency":10}"#.to_vec(),
             INVOKE_TIMEOUT,
         )

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use wfm_relay_local::harness::invoke_raw;
 use wfm_relay_local::stack::depth;
-use wfm_relay_local::{RuntimeApi, SqsEventSourceMapping};
+use wfm_relay_local::{InvocationType, RuntimeApi, SqsEventSourceMapping};
 
 use crate::args::INVOKE_TIMEOUT;
 use crate::phases::{Phase, wait_for_phase};
@@ -39,7 +39,15 @@ async fn consume(esm: SqsEventSourceMapping, api: RuntimeApi, run: Arc<Run>) -> 
         let report = esm
             .poll_once(|payload| {
                 let api = api.clone();
-                async move { invoke_raw(&api, payload, INVOKE_TIMEOUT).await }
+                async move {
+                    invoke_raw(
+                        &api,
+                        InvocationType::RequestResponse,
+                        payload,
+                        INVOKE_TIMEOUT,
+                    )
+                    .await
+                }
             })
             .await
             .context("polling the retry queue")?;

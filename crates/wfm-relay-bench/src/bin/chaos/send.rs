@@ -9,8 +9,8 @@ use std::time::SystemTime;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use wfm_relay_core::timefmt::format_rfc3339;
-use wfm_relay_local::RuntimeApi;
 use wfm_relay_local::harness::{invoke_raw, lock};
+use wfm_relay_local::{InvocationType, RuntimeApi};
 
 use crate::args::{ASYNC_INVOKES, ASYNC_RETRY_WAIT, INVOKE_TIMEOUT};
 use crate::run::{Outcome, Run};
@@ -57,7 +57,7 @@ pub async fn send_all(run: Arc<Run>, apis: Vec<RuntimeApi>) -> anyhow::Result<()
 async fn invoke_event(run: &Run, api: &RuntimeApi, payload: &[u8]) -> anyhow::Result<Outcome> {
     let mut last_error = String::new();
     for attempt in 1..=ASYNC_INVOKES {
-        match invoke_raw(api, payload.to_vec(), INVOKE_TIMEOUT).await {
+        match invoke_raw(api, InvocationType::Event, payload.to_vec(), INVOKE_TIMEOUT).await {
             Ok(body) => {
                 let outcome = serde_json::from_slice::<serde_json::Value>(&body)
                     .ok()

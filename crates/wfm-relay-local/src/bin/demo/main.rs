@@ -34,7 +34,9 @@ use std::time::{Duration, SystemTime};
 use wfm_relay_aws::aws::AwsClients;
 use wfm_relay_local::harness::{Clock, invoke_raw, lock, sibling_binary};
 use wfm_relay_local::stack::depth;
-use wfm_relay_local::{LocalStack, RuntimeApi, ScriptedWfm, SqsEventSourceMapping, StackOptions};
+use wfm_relay_local::{
+    InvocationType, LocalStack, RuntimeApi, ScriptedWfm, SqsEventSourceMapping, StackOptions,
+};
 
 use events::{DemoEvent, Special};
 use ledger::{Ledger, read_queue};
@@ -258,7 +260,15 @@ async fn run(args: Args) -> anyhow::Result<usize> {
         let report = esm
             .poll_once(|payload| {
                 let api = api.clone();
-                async move { invoke_raw(&api, payload, INVOKE_TIMEOUT).await }
+                async move {
+                    invoke_raw(
+                        &api,
+                        InvocationType::RequestResponse,
+                        payload,
+                        INVOKE_TIMEOUT,
+                    )
+                    .await
+                }
             })
             .await
             .context("polling the retry queue")?;

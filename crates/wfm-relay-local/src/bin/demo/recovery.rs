@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use wfm_relay_aws::aws::AwsClients;
 use wfm_relay_local::harness::{invoke_raw, sibling_binary};
 use wfm_relay_local::stack::depth;
-use wfm_relay_local::{LocalStack, RuntimeApi, ScriptedWfm};
+use wfm_relay_local::{InvocationType, LocalStack, RuntimeApi, ScriptedWfm};
 
 use crate::wfm_script::special_script;
 use crate::{Args, INVOKE_TIMEOUT, display_path};
@@ -49,9 +49,14 @@ pub async fn recover(
         println!(
             "$ aws lambda invoke --function-name wfm-relay-replayer --cli-binary-format raw-in-base64-out --payload '{req}' report.json"
         );
-        let raw = invoke_raw(&api, req.as_bytes().to_vec(), INVOKE_TIMEOUT)
-            .await
-            .map_err(|e| anyhow::anyhow!("replayer invocation failed: {e}"))?;
+        let raw = invoke_raw(
+            &api,
+            InvocationType::RequestResponse,
+            req.as_bytes().to_vec(),
+            INVOKE_TIMEOUT,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("replayer invocation failed: {e}"))?;
         let report: serde_json::Value =
             serde_json::from_slice(&raw).context("the replayer answered non-JSON")?;
         let n = |k: &str| report[k].as_u64().unwrap_or(0);

@@ -8,7 +8,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use wfm_relay_local::harness::{Clock, invoke_raw, lock};
 use wfm_relay_local::stack::depth;
-use wfm_relay_local::{LocalStack, RuntimeApi, ScriptedWfm};
+use wfm_relay_local::{InvocationType, LocalStack, RuntimeApi, ScriptedWfm};
 
 use crate::events::{DemoEvent, Special};
 use crate::wfm_script::Phase;
@@ -75,7 +75,7 @@ pub async fn send_all(
 
 /// One EventBridge invocation; its `outcome`, or `error: …`.
 async fn invoke_event(api: &RuntimeApi, payload: Vec<u8>) -> String {
-    match invoke_raw(api, payload, INVOKE_TIMEOUT).await {
+    match invoke_raw(api, InvocationType::Event, payload, INVOKE_TIMEOUT).await {
         Ok(body) => serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v["outcome"].as_str().map(str::to_owned))
