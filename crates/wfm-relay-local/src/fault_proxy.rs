@@ -343,13 +343,7 @@ mod tests {
     use super::*;
     use crate::wfm_server::{Reply, Script, ScriptedWfm};
 
-    fn client() -> reqwest::Client {
-        reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client")
-    }
+    use crate::harness::test_client as client;
 
     #[tokio::test]
     async fn forwards_and_injects_faults_by_target() {

@@ -75,6 +75,17 @@ pub fn sibling_binary(name: &str, script: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// The HTTP client of the stand-ins' own tests: no proxy (everything is on loopback), 10 s
+/// timeout.
+#[cfg(test)]
+pub(crate) fn test_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -371,13 +371,7 @@ fn handle(shared: Arc<Shared>, ctx: ConnCtx, req: Request<Incoming>) -> HandlerF
 mod tests {
     use super::*;
 
-    fn client() -> reqwest::Client {
-        reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client")
-    }
+    use crate::harness::test_client as client;
 
     async fn post(
         c: &reqwest::Client,

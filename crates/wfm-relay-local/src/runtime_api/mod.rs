@@ -247,13 +247,7 @@ impl RuntimeApi {
 mod tests {
     use super::*;
 
-    fn client() -> reqwest::Client {
-        reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client")
-    }
+    use crate::harness::test_client as client;
 
     fn now_ms() -> u64 {
         u64::try_from(
