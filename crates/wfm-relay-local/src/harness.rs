@@ -1,7 +1,7 @@
 //! Small helpers shared by the stand-ins and by the harness binaries (the demo, the chaos run and
 //! the benchmarks): a poison-tolerant [`lock`], a progress [`Clock`], the one string-typed
-//! invocation helper [`invoke_raw`] the event source mapping stand-in takes, and
-//! [`sibling_binary`] to find the Lambda binaries built next to a harness.
+//! invocation helper [`invoke_raw`] the event source mapping stand-in takes, [`moto_endpoint`]
+//! and [`sibling_binary`] to find moto and the Lambda binaries built next to a harness.
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
@@ -54,6 +54,21 @@ pub async fn invoke_raw(
     api.invoke_response(kind, payload, timeout)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// The moto server the harness binaries run against: `AWS_ENDPOINT_URL`.
+///
+/// # Errors
+/// When the variable is unset or empty; the message says that `needs` ("the demo needs") moto
+/// server and to run `script` (e.g. `infra/demo.sh`), which starts it.
+pub fn moto_endpoint(needs: &str, script: &str) -> anyhow::Result<String> {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(v) if !v.is_empty() => Ok(v),
+        _ => anyhow::bail!(
+            "AWS_ENDPOINT_URL is not set: {needs} moto server. Run {script}, which starts moto \
+             on a free port, sets the variable and builds the binaries."
+        ),
+    }
 }
 
 /// The executable `name` in the directory of the running executable (where `cargo build --bins`

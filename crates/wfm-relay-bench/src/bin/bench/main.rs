@@ -24,11 +24,12 @@ mod overhead;
 mod rss;
 mod size;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use wfm_relay_aws::aws::AwsClients;
+use wfm_relay_local::harness::moto_endpoint;
 
 /// Benchmarks of wfm-relay on moto server (run it through `infra/bench.sh`).
 #[derive(Debug, Parser)]
@@ -118,12 +119,7 @@ fn bin_dirs(args: &Args) -> anyhow::Result<Vec<BinDir>> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(v) if !v.is_empty() => v,
-        _ => bail!(
-            "AWS_ENDPOINT_URL is not set: the benchmarks need moto server. Run infra/bench.sh."
-        ),
-    };
+    let endpoint = moto_endpoint("the benchmarks need", "infra/bench.sh")?;
     let dirs = bin_dirs(&args)?;
     std::fs::create_dir_all(&args.work_dir)
         .with_context(|| format!("cannot create {}", args.work_dir.display()))?;

@@ -8,9 +8,7 @@ use wfm_relay_bench::events::EventFamily;
 use wfm_relay_bench::measure::peak_rss_kib;
 use wfm_relay_local::harness::invoke_raw;
 use wfm_relay_local::stack::depth;
-use wfm_relay_local::{
-    InvocationType, Reply, RuntimeApi, Script, ScriptedWfm, SqsEventSourceMapping,
-};
+use wfm_relay_local::{InvocationType, Reply, RuntimeApi, Script, ScriptedWfm};
 
 use crate::common::{INVOKE_TIMEOUT, fresh_stack, seed_dead_letters};
 use crate::{Args, BinDir};
@@ -65,14 +63,7 @@ async fn forwarder_rss(
                 .any(|w| w == b"queued"),
         );
     }
-    let esm = SqsEventSourceMapping {
-        sqs: aws.sqs.clone(),
-        queue_url: stack.retry_url.clone(),
-        queue_arn: stack.retry_arn.clone(),
-        region: "us-east-1".into(),
-        batch_size: 10,
-        wait_time_s: 1,
-    };
+    let esm = stack.retry_esm(&aws.sqs);
     let until = Instant::now() + Duration::from_secs(120);
     let mut batches = 0;
     while Instant::now() < until && depth(&aws.sqs, &stack.retry_url).await? > 0 {

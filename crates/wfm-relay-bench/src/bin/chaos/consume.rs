@@ -18,14 +18,7 @@ use crate::run::Run;
 pub fn start(run: &Arc<Run>, apis: Vec<RuntimeApi>) -> JoinSet<anyhow::Result<()>> {
     let mut consumers = JoinSet::new();
     for api in apis {
-        let esm = SqsEventSourceMapping {
-            sqs: run.sqs.clone(),
-            queue_url: run.stack.retry_url.clone(),
-            queue_arn: run.stack.retry_arn.clone(),
-            region: std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
-            batch_size: 10,
-            wait_time_s: 1,
-        };
+        let esm = run.stack.retry_esm(&run.sqs);
         consumers.spawn(consume(esm, api, Arc::clone(run)));
     }
     consumers

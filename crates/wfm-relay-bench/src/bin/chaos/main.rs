@@ -41,7 +41,7 @@ mod report;
 mod run;
 mod send;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Parser;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
@@ -50,7 +50,7 @@ use tokio::sync::watch;
 use wfm_relay_aws::aws::AwsClients;
 use wfm_relay_bench::events::EventFamily;
 use wfm_relay_bench::measure::peak_rss_kib;
-use wfm_relay_local::harness::{Clock, sibling_binary};
+use wfm_relay_local::harness::{Clock, moto_endpoint, sibling_binary};
 use wfm_relay_local::{LocalStack, ScriptedWfm, StackOptions};
 
 use args::{Args, RETRY_VISIBILITY_TIMEOUT_S};
@@ -74,13 +74,7 @@ async fn main() -> ExitCode {
 
 /// The whole run; `Ok(false)` when the accounting fails.
 async fn chaos(args: Args) -> anyhow::Result<bool> {
-    let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(v) if !v.is_empty() => v,
-        _ => bail!(
-            "AWS_ENDPOINT_URL is not set: the chaos run needs moto server. Run infra/chaos.sh, \
-             which starts moto on a free port, sets the variable and builds the binaries."
-        ),
-    };
+    let endpoint = moto_endpoint("the chaos run needs", "infra/chaos.sh")?;
     args.validate()?;
     let forwarder_bin = sibling_binary("wfm-relay-forwarder", "infra/chaos.sh")?;
     let n = args.events;

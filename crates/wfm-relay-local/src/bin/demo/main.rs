@@ -32,11 +32,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use wfm_relay_aws::aws::AwsClients;
-use wfm_relay_local::harness::{Clock, invoke_raw, lock, sibling_binary};
+use wfm_relay_local::harness::{Clock, invoke_raw, lock, moto_endpoint, sibling_binary};
 use wfm_relay_local::stack::depth;
-use wfm_relay_local::{
-    InvocationType, LocalStack, RuntimeApi, ScriptedWfm, SqsEventSourceMapping, StackOptions,
-};
+use wfm_relay_local::{InvocationType, LocalStack, RuntimeApi, ScriptedWfm, StackOptions};
 
 use events::{DemoEvent, Special};
 use ledger::{Ledger, read_queue};
@@ -96,13 +94,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<usize> {
-    let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(v) if !v.is_empty() => v,
-        _ => bail!(
-            "AWS_ENDPOINT_URL is not set: the demo needs moto server. Run infra/demo.sh, which \
-             starts moto on a free port, sets the variable and builds the binaries."
-        ),
-    };
+    let endpoint = moto_endpoint("the demo needs", "infra/demo.sh")?;
     let forwarder_bin = sibling_binary("wfm-relay-forwarder", "infra/demo.sh")?;
 
     // ---------------------------------------------------------------- input
@@ -246,14 +238,7 @@ async fn run(args: Args) -> anyhow::Result<usize> {
     ));
 
     // Lambda's SQS event source mapping, played against the retry queue.
-    let esm = SqsEventSourceMapping {
-        sqs: aws.sqs.clone(),
-        queue_url: stack.retry_url.clone(),
-        queue_arn: stack.retry_arn.clone(),
-        region: std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
-        batch_size: 10,
-        wait_time_s: 1,
-    };
+    let esm = stack.retry_esm(&aws.sqs);
     let budget = Duration::from_secs(args.drain_budget_s);
     let mut sending_done_at = None;
     loop {
