@@ -36,7 +36,7 @@ use wfm_relay_local::harness::{Clock, invoke_raw, lock, moto_endpoint, sibling_b
 use wfm_relay_local::stack::depth;
 use wfm_relay_local::{InvocationType, LocalStack, RuntimeApi, ScriptedWfm, StackOptions};
 
-use events::{DemoEvent, Special};
+use events::Special;
 use ledger::{Ledger, read_queue};
 use send::{Progress, send_all, tick};
 use wfm_script::{Phases, flaky_script, ids_of};
@@ -102,17 +102,7 @@ async fn run(args: Args) -> anyhow::Result<usize> {
     let samples = events::samples(&repo.join("tests/fixtures/genesys"))?;
     let generated = events::generated(args.events, SystemTime::now());
     let invalid = events::invalid_payload(&repo.join("tests/cases"))?;
-    // Events the WFM treats specially are sent last, once the random warm-up is over, so their
-    // fate does not depend on a coin toss.
-    let (special, normal): (Vec<DemoEvent>, Vec<DemoEvent>) = samples
-        .iter()
-        .chain(&generated)
-        .cloned()
-        .partition(|e| e.special != Special::No);
-    let mut sent: Vec<DemoEvent> = normal;
-    sent.extend(special);
-    sent.push(invalid);
-    let sent = Arc::new(sent);
+    let sent = Arc::new(events::sending_order(&samples, &generated, invalid));
 
     // ---------------------------------------------------------------- AWS resources in moto
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
