@@ -11,7 +11,7 @@
 //! - [`http_server`]: the HTTP/1.1 accept loop under every stand-in (numbered connections and
 //!   requests, a stopper), for other loopback servers of the harnesses.
 //! - [`harness`]: helpers shared by the stand-ins and the harness binaries (`lock`, `Clock`,
-//!   `invoke_raw`, `sibling_binary`).
+//!   `invoke_raw`, `moto_endpoint`, `sibling_binary`).
 
 pub mod esm;
 pub mod fault_proxy;
