@@ -5,21 +5,18 @@
 //! answered `202`; anything else gets `404`.
 //!
 //! Source of the protocol: <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html>.
-//! `wfm_relay_local::RuntimeApi` has no hook for the first poll, hence this listener.
+//! `wfm_relay_local::RuntimeApi` has no hook for the first poll, hence this listener; it runs on
+//! the same accept loop (`wfm_relay_local::http_server`).
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response};
-use hyper_util::rt::TokioIo;
-use std::convert::Infallible;
+use hyper::{Method, Request};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
+use wfm_relay_local::harness::lock;
+use wfm_relay_local::http_server::{self, ConnCtx, Handler, HandlerFuture, Stopper};
 
 /// The path a Lambda runtime polls for its next invocation.
 pub const NEXT_PATH: &str = "/2018-06-01/runtime/invocation/next";
@@ -32,16 +29,13 @@ struct State {
     init_error: Option<String>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// A running listener on `127.0.0.1:0`; it stops when dropped.
 pub struct FirstPollApi {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
     changed: Arc<Notify>,
-    stop: watch::Sender<bool>,
+    /// Dropping it stops the server and ends the held polls.
+    _stopper: Arc<Stopper>,
 }
 
 impl std::fmt::Debug for FirstPollApi {
@@ -53,27 +47,24 @@ impl std::fmt::Debug for FirstPollApi {
 }
 
 impl FirstPollApi {
-    /// Binds `127.0.0.1:0` and serves on a spawned task.
+    /// Binds `127.0.0.1:0` and serves on a spawned task (the accept loop of
+    /// `wfm_relay_local::http_server`).
     ///
     /// # Errors
     /// When the socket cannot be bound.
     pub async fn start() -> std::io::Result<FirstPollApi> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
         let changed = Arc::new(Notify::new());
-        let (stop, stop_rx) = watch::channel(false);
-        tokio::spawn(accept_loop(
-            listener,
-            Arc::clone(&state),
-            Arc::clone(&changed),
-            stop_rx,
-        ));
+        let handler: Handler = {
+            let (state, changed) = (Arc::clone(&state), Arc::clone(&changed));
+            Arc::new(move |ctx, req| respond(Arc::clone(&state), Arc::clone(&changed), ctx, req))
+        };
+        let server = http_server::serve(handler).await?;
         Ok(FirstPollApi {
-            addr,
+            addr: server.addr,
             state,
             changed,
-            stop,
+            _stopper: server.stopper,
         })
     }
 
@@ -104,76 +95,38 @@ impl FirstPollApi {
     }
 }
 
-impl Drop for FirstPollApi {
-    fn drop(&mut self) {
-        self.stop.send_replace(true);
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
+fn respond(
     state: Arc<Mutex<State>>,
     changed: Arc<Notify>,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        let accepted = tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
-            accepted = listener.accept() => accepted,
-        };
-        let Ok((stream, _)) = accepted else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let (state, changed) = (Arc::clone(&state), Arc::clone(&changed));
-        let mut conn_stop = stop.clone();
-        let for_service = stop.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req: Request<Incoming>| {
-                let (state, changed) = (Arc::clone(&state), Arc::clone(&changed));
-                let mut held = for_service.clone();
-                async move { Ok::<_, Infallible>(respond(req, &state, &changed, &mut held).await) }
-            });
-            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = conn_stop.wait_for(|s| *s) => {}
-                _ = conn => {}
-            }
-        });
-    }
-}
-
-async fn respond(
+    _ctx: ConnCtx,
     req: Request<Incoming>,
-    state: &Mutex<State>,
-    changed: &Notify,
-    stop: &mut watch::Receiver<bool>,
-) -> Response<Full<Bytes>> {
+) -> HandlerFuture {
     let now = Instant::now();
-    let status = match (req.method(), req.uri().path()) {
-        (&Method::GET, NEXT_PATH) => {
-            lock(state).first_poll.get_or_insert(now);
-            changed.notify_waiters();
-            // Hold the poll: no invocation will come.
-            let _ = stop.wait_for(|s| *s).await;
-            500
-        }
-        (&Method::POST, INIT_ERROR_PATH) => {
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            lock(state).init_error = Some(String::from_utf8_lossy(&body).into_owned());
-            changed.notify_waiters();
-            202
-        }
-        _ => 404,
-    };
-    let mut resp = Response::new(Full::new(Bytes::new()));
-    *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or_default();
-    resp
+    Box::pin(async move {
+        let status = match (req.method(), req.uri().path()) {
+            (&Method::GET, NEXT_PATH) => {
+                lock(&state).first_poll.get_or_insert(now);
+                changed.notify_waiters();
+                // Hold the poll: no invocation will come. The server drops this future when it
+                // stops.
+                std::future::pending::<()>().await;
+                500
+            }
+            (&Method::POST, INIT_ERROR_PATH) => {
+                let body = req
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                lock(&state).init_error = Some(String::from_utf8_lossy(&body).into_owned());
+                changed.notify_waiters();
+                202
+            }
+            _ => 404,
+        };
+        http_server::response(status, &[], Vec::new())
+    })
 }
 
 #[cfg(test)]

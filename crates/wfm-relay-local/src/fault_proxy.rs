@@ -19,7 +19,7 @@
 //! changed `Host` does no harm.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -28,6 +28,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName};
 use hyper::{Request, Response};
 
+use crate::harness::lock;
 use crate::http_server::{self, BoxError, ConnCtx, Handler, HandlerFuture, Stopper};
 
 /// The request header that selects a fault.
@@ -126,10 +127,6 @@ fn rest_fault(faults: &HashMap<String, Fault>, method: &str, path: &str) -> Opti
         .filter(|(s, _)| s.matches(method, path))
         .max_by_key(|(s, _)| s.prefix.len())
         .map(|(_, f)| f.clone())
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Handle to a running fault-injecting proxy on `127.0.0.1:0`. Clones share the proxy; it stops
@@ -346,13 +343,7 @@ mod tests {
     use super::*;
     use crate::wfm_server::{Reply, Script, ScriptedWfm};
 
-    fn client() -> reqwest::Client {
-        reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client")
-    }
+    use crate::harness::test_client as client;
 
     #[tokio::test]
     async fn forwards_and_injects_faults_by_target() {

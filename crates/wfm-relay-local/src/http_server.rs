@@ -1,6 +1,8 @@
 //! A tiny HTTP/1.1 server loop shared by the stand-ins: binds `127.0.0.1:0`, serves every
 //! connection with keep-alive, numbers connections and requests, and stops when told to or when
-//! the owning handle (the [`Stopper`]) is dropped.
+//! the owning handle (the [`Stopper`]) is dropped. When the server stops, every connection
+//! task ends and drops the handler futures it was running: a handler that holds a request open
+//! (a long poll) needs no stop signal of its own.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,31 +22,33 @@ use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
 /// Error type returned by handlers; an `Err` makes hyper close the connection without a response.
-pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The future a handler returns.
-pub(crate) type HandlerFuture =
+pub type HandlerFuture =
     Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, BoxError>> + Send>>;
 
 /// Where a request arrived: 1-based connection id and 1-based request number on it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ConnCtx {
-    pub(crate) connection: u64,
-    pub(crate) nth: u64,
+pub struct ConnCtx {
+    /// The connection's number, from 1 in accept order.
+    pub connection: u64,
+    /// The request's number on its connection, from 1.
+    pub nth: u64,
 }
 
 /// A request handler shared by all connections.
-pub(crate) type Handler = Arc<dyn Fn(ConnCtx, Request<Incoming>) -> HandlerFuture + Send + Sync>;
+pub type Handler = Arc<dyn Fn(ConnCtx, Request<Incoming>) -> HandlerFuture + Send + Sync>;
 
 /// Owns the stop signal: dropping the last clone of the `Arc<Stopper>` stops the server.
-pub(crate) struct Stopper {
+pub struct Stopper {
     tx: watch::Sender<bool>,
     accept: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Stopper {
     /// Signals every task to stop and waits for the accept loop to end.
-    pub(crate) async fn stop(&self) {
+    pub async fn stop(&self) {
         self.tx.send_replace(true);
         let handle = self.accept.lock().await.take();
         if let Some(handle) = handle {
@@ -61,20 +65,26 @@ impl Drop for Stopper {
 }
 
 /// Resolves once a stop was signalled or the [`Stopper`] is gone.
-pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+pub async fn stopped(rx: &mut watch::Receiver<bool>) {
     // `wait_for` errs when the sender is dropped: that means "stop" too.
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
 /// A running server: its address, its stopper and the count of accepted connections.
-pub(crate) struct Server {
-    pub(crate) addr: SocketAddr,
-    pub(crate) stopper: Arc<Stopper>,
-    pub(crate) connections: Arc<AtomicU64>,
+pub struct Server {
+    /// The bound address, `127.0.0.1:<port>`.
+    pub addr: SocketAddr,
+    /// Stops the server when told to or when its last clone is dropped.
+    pub stopper: Arc<Stopper>,
+    /// Connections accepted so far.
+    pub connections: Arc<AtomicU64>,
 }
 
 /// Binds `127.0.0.1:0` and serves `handler` on a spawned task.
-pub(crate) async fn serve(handler: Handler) -> std::io::Result<Server> {
+///
+/// # Errors
+/// When the socket cannot be bound.
+pub async fn serve(handler: Handler) -> std::io::Result<Server> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
@@ -150,7 +160,10 @@ impl Service<Request<Incoming>> for ConnService {
 }
 
 /// Builds a response with a status, headers and body.
-pub(crate) fn response(
+///
+/// # Errors
+/// When `status` is not a valid HTTP status or a header name or value is invalid.
+pub fn response(
     status: u16,
     headers: &[(String, String)],
     body: impl Into<Bytes>,

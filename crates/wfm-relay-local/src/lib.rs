@@ -10,12 +10,17 @@
 //! - [`genesys`]: generated Genesys Cloud presence / routing status events.
 //! - [`genesys_api`]: a Genesys Cloud Platform API stand-in (OAuth, users, presence, routing
 //!   status, membership, rate limit) for snapshots.
+//! - [`http_server`]: the HTTP/1.1 accept loop under every stand-in (numbered connections and
+//!   requests, a stopper), for other loopback servers of the harnesses.
+//! - [`harness`]: helpers shared by the stand-ins and the harness binaries (`lock`, `Clock`,
+//!   `invoke_raw`, `moto_endpoint`, `sibling_binary`).
 
 pub mod esm;
 pub mod fault_proxy;
 pub mod genesys;
 pub mod genesys_api;
-mod http_server;
+pub mod harness;
+pub mod http_server;
 pub mod runtime_api;
 pub mod stack;
 pub mod wfm_server;
@@ -23,6 +28,8 @@ pub mod wfm_server;
 pub use esm::{BatchReport, EsmError, SqsEventSourceMapping};
 pub use fault_proxy::{Fault, FaultProxy};
 pub use genesys::UserEvent;
-pub use runtime_api::{FunctionProcess, InvokeError, InvokeFailure, InvokeOutcome, RuntimeApi};
+pub use runtime_api::{
+    FunctionProcess, InvocationType, InvokeError, InvokeFailure, InvokeOutcome, RuntimeApi,
+};
 pub use stack::{LocalStack, StackError, StackOptions};
 pub use wfm_server::{Recorded, Reply, ReplyKind, Script, ScriptedWfm};

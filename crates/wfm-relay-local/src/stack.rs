@@ -179,6 +179,20 @@ impl LocalStack {
         }
         env
     }
+
+    /// Lambda's SQS event source mapping on this stack's retry queue, as the demo, the chaos run
+    /// and the benchmarks play it: batches of 10, a 1 s long poll, `awsRegion` from `AWS_REGION`
+    /// (default `us-east-1`).
+    pub fn retry_esm(&self, sqs: &aws_sdk_sqs::Client) -> crate::SqsEventSourceMapping {
+        crate::SqsEventSourceMapping {
+            sqs: sqs.clone(),
+            queue_url: self.retry_url.clone(),
+            queue_arn: self.retry_arn.clone(),
+            region: std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+            batch_size: 10,
+            wait_time_s: 1,
+        }
+    }
 }
 
 /// The `QueueArn` attribute of the queue at `url`.

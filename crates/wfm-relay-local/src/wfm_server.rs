@@ -4,13 +4,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use http_body_util::BodyExt;
 use hyper::Request;
 use hyper::body::Incoming;
 
+use crate::harness::lock;
 use crate::http_server::{self, BoxError, ConnCtx, Handler, HandlerFuture, Stopper};
 
 /// The path [`ScriptedWfm::url`] points at.
@@ -239,12 +240,6 @@ struct Shared {
     requests: Mutex<Vec<Recorded>>,
 }
 
-/// Locks a mutex, recovering the data if a panicking thread poisoned it (the state stays usable
-/// for a test double).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// Handle to a running scripted WFM server. Clones share the server; it stops when the last
 /// handle is dropped or on [`ScriptedWfm::shutdown`].
 #[derive(Clone)]
@@ -376,13 +371,7 @@ fn handle(shared: Arc<Shared>, ctx: ConnCtx, req: Request<Incoming>) -> HandlerF
 mod tests {
     use super::*;
 
-    fn client() -> reqwest::Client {
-        reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client")
-    }
+    use crate::harness::test_client as client;
 
     async fn post(
         c: &reqwest::Client,

@@ -124,9 +124,7 @@ impl State {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use crate::harness::lock;
 
 /// Handle to a running stand-in; clones share it; it stops when the last handle is dropped or
 /// on [`GenesysApi::shutdown`].

@@ -146,6 +146,25 @@ pub fn generated(n: usize, now: SystemTime) -> Vec<DemoEvent> {
         .collect()
 }
 
+/// The order of sending: the events WFM treats like any other first, then the specially treated
+/// ones (sent once the random warm-up is over, so their fate does not depend on a coin toss),
+/// and the invalid payload last.
+pub fn sending_order(
+    samples: &[DemoEvent],
+    generated: &[DemoEvent],
+    invalid: DemoEvent,
+) -> Vec<DemoEvent> {
+    let (special, normal): (Vec<DemoEvent>, Vec<DemoEvent>) = samples
+        .iter()
+        .chain(generated)
+        .cloned()
+        .partition(|e| e.special != Special::No);
+    let mut sent = normal;
+    sent.extend(special);
+    sent.push(invalid);
+    sent
+}
+
 fn generated_one(i: usize, state_time: SystemTime, special: Special) -> DemoEvent {
     let id = uuid::Uuid::new_v4().to_string();
     let event = UserEvent {
@@ -161,5 +180,45 @@ fn generated_one(i: usize, state_time: SystemTime, special: Special) -> DemoEven
         id: Some(id),
         special,
         sample: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(events: &[DemoEvent]) -> Vec<&str> {
+        events.iter().map(|e| e.label.as_str()).collect()
+    }
+
+    #[test]
+    fn special_events_go_after_the_others_and_the_invalid_payload_last() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let generated = generated(STUCK_EVENTS + 2, now);
+        let mut rejected = generated_one(99, now, Special::Rejected);
+        rejected.label = "rejected sample".into();
+        let invalid = DemoEvent {
+            label: "invalid".into(),
+            id: None,
+            bytes: b"{}".to_vec(),
+            special: Special::Invalid,
+            sample: false,
+        };
+        let sent = sending_order(&[rejected], &generated, invalid);
+        let specials: Vec<Special> = sent.iter().map(|e| e.special).collect();
+        assert_eq!(
+            specials,
+            [
+                Special::No,
+                Special::No,
+                Special::Rejected,
+                Special::Stuck,
+                Special::Stuck,
+                Special::Stuck,
+                Special::Invalid
+            ]
+        );
+        assert_eq!(labels(&sent)[6], "invalid");
+        assert_eq!(labels(&sent)[2], "rejected sample");
     }
 }

@@ -3,8 +3,10 @@
 //! answers.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 use wfm_relay_core::envelope::EnvelopeV1;
 use wfm_relay_local::Recorded;
+use wfm_relay_local::stack::peek_bodies;
 
 use crate::events::{DemoEvent, Special};
 
@@ -15,6 +17,24 @@ pub struct QueuedMessage {
     pub envelope: Option<EnvelopeV1>,
     /// The raw body.
     pub body: String,
+}
+
+/// The messages of `url` (up to `expected`, waiting at most `patience` for in-flight and delayed
+/// ones to become visible), left in the queue: the demo only looks.
+pub async fn read_queue(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    expected: usize,
+    patience: Duration,
+) -> anyhow::Result<Vec<QueuedMessage>> {
+    let bodies = peek_bodies(sqs, url, expected, patience, crate::VISIBILITY_TIMEOUT_S).await?;
+    Ok(bodies
+        .into_iter()
+        .map(|body| QueuedMessage {
+            envelope: serde_json::from_str::<EnvelopeV1>(&body).ok(),
+            body,
+        })
+        .collect())
 }
 
 /// Everything the demo collected, and the verdict per event.

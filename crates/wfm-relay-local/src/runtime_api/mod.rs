@@ -6,19 +6,27 @@
 //! `POST /2018-06-01/runtime/invocation/{id}/response`, `POST /2018-06-01/runtime/invocation/{id}/error`
 //! and `POST /2018-06-01/runtime/init/error`; posts are answered `202 Accepted` as AWS does, an
 //! unknown request id with `400` and an unknown path with `404`.
+//!
+//! Before queuing an invocation it checks what the Invoke API checks: an asynchronous (`Event`)
+//! payload over 1 MiB is refused with Lambda's `RequestEntityTooLargeException` (HTTP 413) and
+//! never reaches the function ([`invocation`]).
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
-use hyper::{Method, Request};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::http_server::{self, ConnCtx, Handler, HandlerFuture, Stopper};
+use crate::harness::lock;
+use crate::http_server::{self, Handler, Stopper};
+
+pub mod invocation;
+mod process;
+mod protocol;
+
+pub use invocation::{ASYNC_PAYLOAD_LIMIT, InvocationType, PayloadTooLarge};
+pub use process::{FunctionProcess, lambda_env};
+use protocol::{handle, trace_id};
 
 /// Account id used in the invoked function ARN.
 pub const ACCOUNT_ID: &str = "123456789012";
@@ -55,6 +63,10 @@ pub enum InvokeError {
     /// The Runtime API server stopped before the invocation finished.
     #[error("the runtime API stopped before the invocation finished")]
     Stopped,
+    /// The Invoke API refused the payload before any function ran (HTTP 413,
+    /// `RequestEntityTooLargeException`); nothing was queued.
+    #[error(transparent)]
+    PayloadTooLarge(#[from] PayloadTooLarge),
 }
 
 /// Why [`RuntimeApi::invoke_response`] got no response bytes.
@@ -87,10 +99,6 @@ struct Shared {
     queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>,
     in_flight: Mutex<HashMap<String, oneshot::Sender<InvokeOutcome>>>,
     init_error: Mutex<Option<String>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Handle to a running local Lambda Runtime API on `127.0.0.1:0`. Clones share the server; it
@@ -143,19 +151,36 @@ impl RuntimeApi {
         self.addr.to_string()
     }
 
-    /// Queues one invocation with a deadline of now + `timeout` (sent as
-    /// `Lambda-Runtime-Deadline-Ms`, epoch ms) and waits for the function's response or error, at
-    /// most `timeout` + [`INVOKE_GRACE`] (5 s).
+    /// A synchronous (`RequestResponse`) [`RuntimeApi::invoke_as`].
     ///
     /// # Errors
-    /// [`InvokeError::Timeout`] when nothing arrived in time (a later post for this id gets `400`,
-    /// and if no process took it yet it is dropped from the queue); [`InvokeError::Stopped`] when
-    /// the server stopped.
+    /// As [`RuntimeApi::invoke_as`].
     pub async fn invoke(
         &self,
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<InvokeOutcome, InvokeError> {
+        self.invoke_as(InvocationType::RequestResponse, payload, timeout)
+            .await
+    }
+
+    /// Checks the payload against the limit of `kind` (see [`invocation`]), then queues one
+    /// invocation with a deadline of now + `timeout` (sent as `Lambda-Runtime-Deadline-Ms`, epoch
+    /// ms) and waits for the function's response or error, at most `timeout` +
+    /// [`INVOKE_GRACE`] (5 s).
+    ///
+    /// # Errors
+    /// [`InvokeError::PayloadTooLarge`] for an `Event` payload over 1 MiB (nothing is queued);
+    /// [`InvokeError::Timeout`] when nothing arrived in time (a later post for this id gets `400`,
+    /// and if no process took it yet it is dropped from the queue); [`InvokeError::Stopped`] when
+    /// the server stopped.
+    pub async fn invoke_as(
+        &self,
+        kind: InvocationType,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<InvokeOutcome, InvokeError> {
+        kind.check(payload.len())?;
         let id = uuid::Uuid::new_v4().to_string();
         let deadline = SystemTime::now() + timeout;
         let deadline_ms = deadline
@@ -181,17 +206,18 @@ impl RuntimeApi {
         }
     }
 
-    /// [`RuntimeApi::invoke`], keeping only a posted response: the bytes the function posted.
+    /// [`RuntimeApi::invoke_as`], keeping only a posted response: the bytes the function posted.
     ///
     /// # Errors
     /// [`InvokeFailure::Function`] when the function posted an invocation error (displayed as
-    /// `<errorType>: <errorMessage>`), [`InvokeFailure::NoOutcome`] as [`RuntimeApi::invoke`].
+    /// `<errorType>: <errorMessage>`), [`InvokeFailure::NoOutcome`] as [`RuntimeApi::invoke_as`].
     pub async fn invoke_response(
         &self,
+        kind: InvocationType,
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, InvokeFailure> {
-        match self.invoke(payload, timeout).await? {
+        match self.invoke_as(kind, payload, timeout).await? {
             InvokeOutcome::Response(body) => Ok(body),
             InvokeOutcome::Error {
                 error_type,
@@ -202,51 +228,6 @@ impl RuntimeApi {
                 error_message,
             }),
         }
-    }
-
-    /// Spawns the Lambda binary `program` (killed when the returned handle is dropped) with the
-    /// environment of this process plus `AWS_LAMBDA_RUNTIME_API` = [`RuntimeApi::address`],
-    /// `AWS_LAMBDA_FUNCTION_NAME` = `name`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128`,
-    /// `AWS_LAMBDA_FUNCTION_VERSION=$LATEST`, `AWS_LAMBDA_LOG_STREAM_NAME`,
-    /// `AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/<name>`, `AWS_LAMBDA_INITIALIZATION_TYPE=on-demand`,
-    /// then `envs` (which may override any of them). Its stdout and stderr are appended to
-    /// `log_path` when given, else inherited. `name` is also used in the invoked function ARN
-    /// (`arn:aws:lambda:us-east-1:123456789012:function:<name>`).
-    ///
-    /// # Errors
-    /// When the log file cannot be opened or the program cannot be started.
-    pub fn spawn_function(
-        &self,
-        program: &Path,
-        name: &str,
-        envs: &[(String, String)],
-        log_path: Option<&Path>,
-    ) -> std::io::Result<FunctionProcess> {
-        *lock(&self.shared.function_name) = name.to_owned();
-        let mut cmd = tokio::process::Command::new(program);
-        cmd.env("AWS_LAMBDA_RUNTIME_API", self.address())
-            .env("AWS_LAMBDA_FUNCTION_NAME", name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env(
-                "AWS_LAMBDA_LOG_STREAM_NAME",
-                format!("local/[$LATEST]{}", uuid::Uuid::new_v4().simple()),
-            )
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
-            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
-            .envs(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        if let Some(path) = log_path {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)?;
-            cmd.stdout(Stdio::from(file.try_clone()?))
-                .stderr(Stdio::from(file));
-        }
-        let child = cmd.spawn()?;
-        Ok(FunctionProcess { child })
     }
 
     /// The last init error the function posted to `/runtime/init/error`, as
@@ -262,182 +243,11 @@ impl RuntimeApi {
     }
 }
 
-/// A spawned Lambda function process; dropping it kills the process.
-#[derive(Debug)]
-pub struct FunctionProcess {
-    child: tokio::process::Child,
-}
-
-impl FunctionProcess {
-    /// Kills the process (SIGKILL) and waits for it to exit.
-    ///
-    /// # Errors
-    /// When the signal cannot be sent or waiting fails.
-    pub async fn kill(&mut self) -> std::io::Result<()> {
-        self.child.kill().await
-    }
-
-    /// The OS process id, `None` once the process was reaped.
-    pub fn id(&self) -> Option<u32> {
-        self.child.id()
-    }
-
-    /// The exit status if the process has exited, without waiting.
-    ///
-    /// # Errors
-    /// When the status cannot be queried.
-    pub fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
-        self.child.try_wait()
-    }
-}
-
-/// An X-Ray trace header value like `Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=0`.
-fn trace_id() -> String {
-    let epoch_s = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let a = uuid::Uuid::new_v4().simple().to_string();
-    let b = uuid::Uuid::new_v4().simple().to_string();
-    format!(
-        "Root=1-{epoch_s:08x}-{};Parent={};Sampled=0",
-        &a[..24],
-        &b[..16]
-    )
-}
-
-/// Parses a posted error body `{"errorType": "...", "errorMessage": "..."}`.
-fn parse_error(header_type: Option<String>, raw: Vec<u8>) -> InvokeOutcome {
-    let json: Option<serde_json::Value> = serde_json::from_slice(&raw).ok();
-    let field = |name: &str| {
-        json.as_ref()
-            .and_then(|v| v.get(name))
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned)
-    };
-    InvokeOutcome::Error {
-        error_type: field("errorType")
-            .or(header_type)
-            .unwrap_or_else(|| "Unknown".to_owned()),
-        error_message: field("errorMessage")
-            .unwrap_or_else(|| String::from_utf8_lossy(&raw).into_owned()),
-        raw,
-    }
-}
-
-fn json_error(status: u16, error_type: &str, message: &str) -> HandlerFuture {
-    let body = serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string();
-    let headers = [("content-type".to_owned(), "application/json".to_owned())];
-    Box::pin(async move { http_server::response(status, &headers, body) })
-}
-
-fn accepted() -> HandlerFuture {
-    let headers = [("content-type".to_owned(), "application/json".to_owned())];
-    Box::pin(async move { http_server::response(202, &headers, r#"{"status":"OK"}"#) })
-}
-
-const PREFIX: &str = "/2018-06-01/runtime/";
-
-fn handle(shared: Arc<Shared>, _ctx: ConnCtx, req: Request<Incoming>) -> HandlerFuture {
-    let path = req.uri().path().to_owned();
-    let Some(rest) = path.strip_prefix(PREFIX) else {
-        return json_error(404, "NotFound", "unknown path");
-    };
-    let segments: Vec<&str> = rest.split('/').collect();
-    match (req.method(), segments.as_slice()) {
-        (&Method::GET, ["invocation", "next"]) => next(shared),
-        (&Method::POST, ["invocation", id, kind @ ("response" | "error")]) => {
-            let (id, is_error) = ((*id).to_owned(), *kind == "error");
-            Box::pin(async move {
-                let header_type = req
-                    .headers()
-                    .get("lambda-runtime-function-error-type")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let raw = req.into_body().collect().await?.to_bytes().to_vec();
-                let Some(done) = lock(&shared.in_flight).remove(&id) else {
-                    return json_error(400, "InvalidRequestID", "unknown or finished request id")
-                        .await;
-                };
-                let outcome = if is_error {
-                    parse_error(header_type, raw)
-                } else {
-                    InvokeOutcome::Response(raw)
-                };
-                // The invoker may have given up meanwhile: nothing to tell then.
-                let _ = done.send(outcome);
-                accepted().await
-            })
-        }
-        (&Method::POST, ["init", "error"]) => Box::pin(async move {
-            let raw = req.into_body().collect().await?.to_bytes().to_vec();
-            let text = match parse_error(None, raw) {
-                InvokeOutcome::Error {
-                    error_type,
-                    error_message,
-                    ..
-                } => format!("{error_type}: {error_message}"),
-                InvokeOutcome::Response(raw) => String::from_utf8_lossy(&raw).into_owned(),
-            };
-            *lock(&shared.init_error) = Some(text);
-            accepted().await
-        }),
-        _ => json_error(404, "NotFound", "unknown path or method"),
-    }
-}
-
-/// Long-polls the queue and hands the next live invocation to the caller.
-fn next(shared: Arc<Shared>) -> HandlerFuture {
-    Box::pin(async move {
-        // One poller at a time waits on the queue (FIFO lock), so invocations go out in order.
-        // Both waits are cancel-safe: a poller that disconnects takes nothing with it.
-        let mut queue = shared.queue.lock().await;
-        let pending = loop {
-            let Some(pending) = queue.recv().await else {
-                return json_error(500, "ServiceException", "runtime API stopped").await;
-            };
-            if !pending.done.is_closed() {
-                break pending;
-            }
-            // The invoker timed out before any process took it: skip.
-        };
-        drop(queue);
-        let Pending {
-            id,
-            payload,
-            deadline_ms,
-            trace_id,
-            done,
-        } = pending;
-        lock(&shared.in_flight).insert(id.clone(), done);
-        let name = lock(&shared.function_name).clone();
-        let headers = [
-            ("content-type".to_owned(), "application/json".to_owned()),
-            ("lambda-runtime-aws-request-id".to_owned(), id),
-            (
-                "lambda-runtime-deadline-ms".to_owned(),
-                deadline_ms.to_string(),
-            ),
-            (
-                "lambda-runtime-invoked-function-arn".to_owned(),
-                format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"),
-            ),
-            ("lambda-runtime-trace-id".to_owned(), trace_id),
-        ];
-        http_server::response(200, &headers, payload)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn client() -> reqwest::Client {
-        reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client")
-    }
+    use crate::harness::test_client as client;
 
     fn now_ms() -> u64 {
         u64::try_from(
@@ -600,5 +410,72 @@ mod tests {
             api.init_error().as_deref(),
             Some("Runtime.InitError: missing WFM_URL")
         );
+    }
+
+    #[tokio::test]
+    async fn an_event_payload_of_exactly_1_mib_reaches_the_function() {
+        let api = RuntimeApi::start().await.expect("start");
+        let function = tokio::spawn(act_as_function(api.address(), "response", r#"{"ok":1}"#));
+        let outcome = api
+            .invoke_as(
+                InvocationType::Event,
+                vec![b'x'; ASYNC_PAYLOAD_LIMIT],
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("at the limit");
+        assert_eq!(outcome, InvokeOutcome::Response(br#"{"ok":1}"#.to_vec()));
+        let (_, payload, post_status) = function.await.expect("function");
+        assert_eq!(payload.len(), 1_048_576);
+        assert_eq!(post_status, 202);
+    }
+
+    #[tokio::test]
+    async fn an_event_payload_one_byte_over_1_mib_is_refused_and_never_queued() {
+        let api = RuntimeApi::start().await.expect("start");
+        let refused = api
+            .invoke_as(
+                InvocationType::Event,
+                vec![b'x'; ASYNC_PAYLOAD_LIMIT + 1],
+                Duration::from_secs(10),
+            )
+            .await
+            .expect_err("one byte past the limit");
+        let InvokeError::PayloadTooLarge(too_large) = &refused else {
+            panic!("expected RequestEntityTooLargeException, got {refused:?}");
+        };
+        assert_eq!(
+            (too_large.size, too_large.limit, too_large.status()),
+            (1_048_577, 1_048_576, 413)
+        );
+        assert_eq!(
+            refused.to_string(),
+            "RequestEntityTooLargeException: 1048577 byte payload is too large for the Event \
+             invocation type (limit 1048576 bytes)"
+        );
+        // Nothing was queued: the next poll gets the next invocation.
+        let function = tokio::spawn(act_as_function(api.address(), "response", "r"));
+        let next = api
+            .invoke_as(
+                InvocationType::Event,
+                b"small".to_vec(),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("small invocation");
+        assert_eq!(next, InvokeOutcome::Response(b"r".to_vec()));
+        assert_eq!(function.await.expect("function").1, b"small");
+    }
+
+    #[tokio::test]
+    async fn a_synchronous_payload_over_1_mib_is_not_refused() {
+        let api = RuntimeApi::start().await.expect("start");
+        let function = tokio::spawn(act_as_function(api.address(), "response", "r"));
+        let outcome = api
+            .invoke(vec![b'x'; ASYNC_PAYLOAD_LIMIT + 1], Duration::from_secs(10))
+            .await
+            .expect("RequestResponse has no 1 MiB limit");
+        assert_eq!(outcome, InvokeOutcome::Response(b"r".to_vec()));
+        assert_eq!(function.await.expect("function").1.len(), 1_048_577);
     }
 }

@@ -1,0 +1,94 @@
+//! The retry-queue side: Lambda's SQS event source mapping, one poller per consumer lane, until
+//! the retry queue stays empty (or the drain budget is over).
+
+use anyhow::Context;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+use wfm_relay_local::harness::invoke_raw;
+use wfm_relay_local::stack::depth;
+use wfm_relay_local::{InvocationType, RuntimeApi, SqsEventSourceMapping};
+
+use crate::args::INVOKE_TIMEOUT;
+use crate::phases::{Phase, wait_for_phase};
+use crate::run::Run;
+
+/// Starts one event source mapping poller per consumer lane in `apis`.
+pub fn start(run: &Arc<Run>, apis: Vec<RuntimeApi>) -> JoinSet<anyhow::Result<()>> {
+    let mut consumers = JoinSet::new();
+    for api in apis {
+        let esm = run.stack.retry_esm(&run.sqs);
+        consumers.spawn(consume(esm, api, Arc::clone(run)));
+    }
+    consumers
+}
+
+/// Lambda's SQS event source mapping with one poller, invoking one forwarder process, until
+/// `run.stop_consumers`.
+async fn consume(esm: SqsEventSourceMapping, api: RuntimeApi, run: Arc<Run>) -> anyhow::Result<()> {
+    let counters = &run.counters;
+    while !run.stop_consumers.load(Ordering::SeqCst) {
+        let report = esm
+            .poll_once(|payload| {
+                let api = api.clone();
+                async move {
+                    invoke_raw(
+                        &api,
+                        InvocationType::RequestResponse,
+                        payload,
+                        INVOKE_TIMEOUT,
+                    )
+                    .await
+                }
+            })
+            .await
+            .context("polling the retry queue")?;
+        if report.received > 0 {
+            counters.batches.fetch_add(1, Ordering::SeqCst);
+            counters
+                .batch_records
+                .fetch_add(report.received, Ordering::SeqCst);
+            counters
+                .batch_listed
+                .fetch_add(report.failed_ids.len(), Ordering::SeqCst);
+        }
+        if report.invoke_error.is_some() || report.invalid_response.is_some() {
+            counters.batch_failed_whole.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    Ok(())
+}
+
+/// After the sending: waits for the outage's end, then until the retry queue's depth reads 0
+/// twice in a row, 1 s apart (or `--drain-budget-s` is over), and stops the pollers.
+///
+/// # Errors
+/// When the depth cannot be read or a poller failed.
+pub async fn drain(run: &Run, mut consumers: JoinSet<anyhow::Result<()>>) -> anyhow::Result<()> {
+    // The outage may outlast the sending: wait for its end before draining.
+    wait_for_phase(run, |p| *p >= Phase::After).await;
+    let drain_until = Instant::now() + Duration::from_secs(run.args.drain_budget_s);
+    let mut empty_in_a_row = 0;
+    while empty_in_a_row < 2 {
+        if Instant::now() >= drain_until {
+            println!(
+                "{} drain budget of {} s is over; stopping the event source mapping",
+                run.clock.stamp(),
+                run.args.drain_budget_s
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if depth(&run.sqs, &run.stack.retry_url).await? == 0 {
+            empty_in_a_row += 1;
+        } else {
+            empty_in_a_row = 0;
+        }
+    }
+    run.stop_consumers.store(true, Ordering::SeqCst);
+    while let Some(done) = consumers.join_next().await {
+        done.context("consumer task")??;
+    }
+    Ok(())
+}
