@@ -122,13 +122,21 @@ impl Upstream {
         })
     }
 
-    /// One SQS JSON-protocol call made by the layer itself (e.g. `GetQueueAttributes`).
+    /// One SQS JSON-protocol call made by the layer itself (e.g. `GetQueueAttributes`), with
+    /// the `Authorization` header of the caller's request: moto picks the service (and region)
+    /// from its credential scope.
     pub(crate) async fn sqs_call(
         &self,
         operation: &str,
         body: &serde_json::Value,
+        caller: &HeaderMap,
     ) -> Result<Forwarded, reqwest::Error> {
         let mut headers = HeaderMap::new();
+        for name in ["authorization", "x-amz-date"] {
+            if let Some(v) = caller.get(name) {
+                headers.insert(name, v.clone());
+            }
+        }
         if let Ok(v) = HeaderValue::from_str(&format!("AmazonSQS.{operation}")) {
             headers.insert("x-amz-target", v);
         }

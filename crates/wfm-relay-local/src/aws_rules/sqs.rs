@@ -128,7 +128,7 @@ pub(super) fn queue_key(url: &str) -> String {
 
 /// The queue's `MaximumMessageSize` and `VisibilityTimeout`, from the cache or moto. `None`
 /// when moto does not answer them (e.g. no such queue: moto then refuses the request itself).
-pub(super) async fn queue_attrs(shared: &Shared, url: &str) -> Option<QueueAttrs> {
+pub(super) async fn queue_attrs(shared: &Shared, parts: &Parts, url: &str) -> Option<QueueAttrs> {
     let key = queue_key(url);
     if let Some(a) = lock(&shared.queues).get(&key) {
         return Some(*a);
@@ -137,7 +137,7 @@ pub(super) async fn queue_attrs(shared: &Shared, url: &str) -> Option<QueueAttrs
         json!({"QueueUrl": url, "AttributeNames": ["MaximumMessageSize", "VisibilityTimeout"]});
     let answer = shared
         .upstream
-        .sqs_call("GetQueueAttributes", &req)
+        .sqs_call("GetQueueAttributes", &req, &parts.headers)
         .await
         .ok()?;
     if answer.status != 200 {
@@ -208,7 +208,7 @@ pub(super) fn check_message(entry: &Value, max_bytes: Option<u64>) -> Result<(),
 
 async fn send_message(shared: &Shared, parts: &Parts, req: Value) -> Reply {
     let url = req.get("QueueUrl").and_then(Value::as_str).unwrap_or("");
-    let max = queue_attrs(shared, url).await.map(|a| a.max_bytes);
+    let max = queue_attrs(shared, parts, url).await.map(|a| a.max_bytes);
     if let Err(refusal) = check_message(&req, max) {
         return refusal.reply();
     }
@@ -250,7 +250,7 @@ async fn send_message_batch(shared: &Shared, parts: &Parts, mut req: Value) -> R
         }
         .reply();
     }
-    let max = queue_attrs(shared, &url).await.map(|a| a.max_bytes);
+    let max = queue_attrs(shared, parts, &url).await.map(|a| a.max_bytes);
     let mut passed = Vec::with_capacity(entries.len());
     let mut failed = Vec::new();
     for entry in entries {

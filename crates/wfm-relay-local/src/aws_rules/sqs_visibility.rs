@@ -46,7 +46,9 @@ pub(super) async fn receive(shared: &Shared, parts: &Parts, mut req: Value) -> R
     }
     let visibility_s = match req.get("VisibilityTimeout").and_then(Value::as_u64) {
         Some(v) => Some(v),
-        None => queue_attrs(shared, &url).await.map(|a| a.visibility_s),
+        None => queue_attrs(shared, parts, &url)
+            .await
+            .map(|a| a.visibility_s),
     };
     let f = match forward_json(shared, parts, &req).await {
         Ok(f) => f,
