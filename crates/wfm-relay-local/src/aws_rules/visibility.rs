@@ -5,9 +5,9 @@
 //!   DeleteMessage and ChangeMessageVisibility with it fail with `ReceiptHandleIsInvalid` (moto
 //!   accepts any handle a message ever had, forever);
 //! - ChangeMessageVisibility may extend a message to at most 43,200 s in total since *its
-//!   receive* (moto counts from the send, so it refuses what AWS allows on old messages). AWS does
-//!   not document the granularity; the layer counts whole seconds elapsed since the receive, so
-//!   43,200 right after the receive passes and 43,200 one second later is refused.
+//!   receive* (moto counts from the send, so it refuses what AWS allows on old messages). "A call
+//!   asking for 43,200 after any time has passed fails" (aws/aws-sdk-net#794), so the layer counts
+//!   the milliseconds since the receive: 43,200 at the receive's instant passes, 1 ms later not.
 //!
 //! Time comes from a [`Clock`] so tests can jump hours ahead without waiting.
 
@@ -76,10 +76,11 @@ pub fn expired(deadline_ms: u64, now_ms: u64) -> bool {
 }
 
 /// Whether AWS allows ChangeMessageVisibility to `requested_s` at `now_ms` for a message received
-/// at `received_ms`: whole seconds since the receive + `requested_s` ≤ 43,200.
+/// at `received_ms`: the time since the receive + `requested_s` ≤ 43,200 s, counted in ms.
 pub fn change_allowed(received_ms: u64, now_ms: u64, requested_s: u64) -> bool {
-    let elapsed_s = now_ms.saturating_sub(received_ms) / 1000;
-    requested_s <= MAX_VISIBILITY_S && elapsed_s.saturating_add(requested_s) <= MAX_VISIBILITY_S
+    let elapsed_ms = now_ms.saturating_sub(received_ms);
+    requested_s <= MAX_VISIBILITY_S
+        && elapsed_ms.saturating_add(requested_s.saturating_mul(1000)) <= MAX_VISIBILITY_S * 1000
 }
 
 /// The visibility to pass moto for `requested_s` so that moto accepts it: moto 5.2.5 refuses when
@@ -178,14 +179,15 @@ mod tests {
     }
 
     #[test]
-    fn the_43200_s_count_from_the_receive_in_whole_seconds() {
+    fn the_43200_s_count_from_the_receive_to_the_millisecond() {
         let t0 = 1_000_000;
         // (ms since the receive, requested s, allowed)
         let cases = [
             (0, 43_200, true),
-            (999, 43_200, true),
+            (1, 43_200, false),
             (1_000, 43_200, false),
             (1_000, 43_199, true),
+            (1_001, 43_199, false),
             (43_000_000, 200, true),
             (43_000_000, 201, false),
             (43_200_000, 0, true),
