@@ -643,3 +643,30 @@ async fn list_objects_v2_pages_of_the_configured_size() {
         Some("InvalidArgument")
     );
 }
+
+#[tokio::test]
+async fn the_suite_endpoint_is_the_layer_unless_switched_off() {
+    let endpoint = crate::support::endpoint();
+    let sqs = sdk_sqs(&endpoint).await;
+    let url = queue(&sqs, &[]).await;
+    let sent = sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body("\u{FFFF}")
+        .send()
+        .await;
+    if std::env::var("AWS_RULES").as_deref() == Ok("off") {
+        assert_eq!(endpoint, moto_url());
+        sent.expect("moto alone accepts U+FFFF");
+    } else {
+        assert_ne!(
+            endpoint,
+            moto_url(),
+            "AWS_ENDPOINT_URL should be the AWS-rules layer"
+        );
+        let err = sent
+            .expect_err("the layer refuses U+FFFF")
+            .into_service_error();
+        assert!(err.is_invalid_message_contents(), "{err:?}");
+    }
+}
