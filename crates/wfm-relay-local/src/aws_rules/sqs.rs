@@ -54,6 +54,7 @@ impl Refusal {
     /// The whole-request error answer: HTTP 400 with `__type`, `message` and
     /// `x-amzn-query-error: <code>;Sender`, as SQS answers (and moto does for its own errors).
     pub(super) fn reply(&self) -> Reply {
+        tracing::info!(code = self.code, message = %self.message, "aws-rules: request refused");
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static(JSON_1_0));
         if let Ok(v) = HeaderValue::from_str(&format!("{};Sender", self.code)) {
@@ -67,6 +68,7 @@ impl Refusal {
 
     /// The batch answer's `Failed` entry for entry `id`.
     pub(super) fn failed_entry(&self, id: &Value) -> Value {
+        tracing::info!(code = self.code, id = %id, message = %self.message, "aws-rules: batch entry refused");
         json!({"Id": id, "SenderFault": true, "Code": self.code, "Message": self.message})
     }
 }

@@ -2,6 +2,7 @@
 //! front of moto server, for `infra/moto.sh`. It listens on a free `127.0.0.1` port, writes its
 //! URL (`http://127.0.0.1:<port>`) to `--url-file` once it accepts connections, and runs until
 //! SIGTERM or Ctrl-C. `AWS_RULES_S3_PAGE_SIZE` sets the ListObjectsV2 page size (default 1000).
+//! Every refusal is logged to stderr (one line each: the code and AWS's message).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +28,11 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .init();
     let opts = match AwsRulesOptions::from_env() {
         Ok(o) => o,
         Err(e) => {
