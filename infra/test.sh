@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: makes the venv (moto server, cfn-lint), starts moto on a free loopback port,
-# builds the Lambda binaries, runs `cargo test --locked` against it, and stops moto.
+# The test command: makes the venv (moto server, cfn-lint), starts moto on a free loopback port
+# with the AWS-rules layer in front of it (infra/moto.sh; AWS_RULES=off for moto alone), builds
+# the Lambda binaries, runs `cargo test --locked` against it, and stops both.
 # Extra arguments go to `cargo test` (e.g. `infra/test.sh c05`).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -8,7 +9,7 @@ cd "$repo"
 state=$(mktemp -d "${TMPDIR:-/tmp}/wfm-relay-test.XXXXXX")
 trap 'rc=$?; "$repo/infra/moto.sh" stop "$state"; if [ "$rc" -eq 0 ]; then rm -rf "$state"; fi' EXIT
 eval "$("$repo/infra/moto.sh" start "$state")"
-echo "moto server at $AWS_ENDPOINT_URL (log: $state/moto.log)"
+echo "moto server at $MOTO_ENDPOINT_URL, AWS endpoint $AWS_ENDPOINT_URL (logs: $state/)"
 export WFM_RELAY_PYTHON="$("$repo/infra/venv.sh")/bin/python"  # the Standard Webhooks reference verifier
 cargo build --locked --bins
 cargo test --locked --workspace "$@"

@@ -2,6 +2,7 @@
 //! `infra/test.sh`), a scripted WFM server on loopback, and the forwarder binary behind a local
 //! Lambda Runtime API.
 
+mod aws_rules;
 mod breaker;
 mod corpus;
 mod eventbridge_cases;

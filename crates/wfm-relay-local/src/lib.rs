@@ -5,6 +5,7 @@
 //! - [`runtime_api`]: a local AWS Lambda Runtime API (2018-06-01) that runs a real Lambda binary
 //!   with real deadlines.
 //! - [`esm`]: a stand-in for Lambda's SQS event source mapping with partial batch responses.
+//! - [`aws_rules`]: the AWS-rules layer in front of moto (what AWS refuses and moto accepts).
 //! - [`fault_proxy`]: a proxy in front of moto that fails or rewrites AWS calls by `X-Amz-Target`.
 //! - [`stack`]: the retry queue, DLQ and archive bucket of one run in moto, and queue reads.
 //! - [`genesys`]: generated Genesys Cloud presence / routing status events.
@@ -15,6 +16,7 @@
 //! - [`harness`]: helpers shared by the stand-ins and the harness binaries (`lock`, `Clock`,
 //!   `invoke_raw`, `moto_endpoint`, `sibling_binary`).
 
+pub mod aws_rules;
 pub mod esm;
 pub mod fault_proxy;
 pub mod genesys;
