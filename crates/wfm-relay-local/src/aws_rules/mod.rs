@@ -32,7 +32,8 @@ pub mod visibility;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use crate::harness::lock;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -101,10 +102,6 @@ struct Shared {
     opts: AwsRulesOptions,
     tracker: Mutex<visibility::Tracker>,
     queues: Mutex<HashMap<String, QueueAttrs>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Handle to a running layer on `127.0.0.1:0`; it stops on [`AwsRules::shutdown`] or when the
