@@ -154,8 +154,8 @@ pub struct OAuthSettings {
     pub client_secret: SecretSource,
     /// `WFM_OAUTH_SCOPE` (optional): space-separated scopes, sent as `scope`.
     pub scope: Option<String>,
-    /// `WFM_OAUTH_AUDIENCE` (optional): sent as `audience` (Auth0, Okta and others) and as
-    /// `resource` (RFC 8707 resource indicator).
+    /// `WFM_OAUTH_AUDIENCE` (optional): sent as the form parameter `audience` (Auth0, Okta,
+    /// Genesys-style token endpoints).
     pub audience: Option<String>,
     /// `WFM_OAUTH_CLIENT_AUTH` (default `basic`).
     pub client_auth: ClientAuth,
@@ -451,11 +451,11 @@ pub fn refresh_margin(lifetime: Duration) -> Duration {
     (lifetime / 2).min(Duration::from_secs(60))
 }
 
-/// True when a token of `lifetime`, obtained `age` ago, must be refreshed before use: less than
-/// [`refresh_margin`] is left (an expired token always).
+/// True when a token of `lifetime`, obtained `age` ago, must be refreshed before use: no more
+/// than [`refresh_margin`] is left (an expired token always). Counting the boundary as due makes
+/// the schedule exact: a 600 s token is replaced at 540 s, 1080 s, …
 pub fn refresh_due(lifetime: Duration, age: Duration) -> bool {
-    let left = lifetime.saturating_sub(age);
-    left.is_zero() || left < refresh_margin(lifetime)
+    lifetime.saturating_sub(age) <= refresh_margin(lifetime)
 }
 
 #[cfg(test)]
@@ -841,14 +841,15 @@ mod tests {
         let table = [
             (s(600), s(0), false),
             (s(600), s(539), false),
-            (s(600), s(540), false), // exactly 60 s left: not less than 60 s
+            (s(600), Duration::from_millis(539_999), false),
+            (s(600), s(540), true), // 60 s left: due
             (s(600), Duration::from_millis(540_001), true),
             (s(600), s(600), true),
             (s(600), s(10_000), true),
             (s(5), s(2), false),
-            (s(5), Duration::from_millis(2_501), true), // less than 2.5 s (half) left
-            (s(100), s(50), false),
-            (s(100), s(51), true),
+            (s(5), Duration::from_millis(2_500), true), // half the lifetime left
+            (s(100), s(49), false),
+            (s(100), s(50), true),
             (s(0), s(0), true),
         ];
         for (lifetime, age, due) in table {
