@@ -305,3 +305,230 @@ impl WithoutUrl for reqwest::Error {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::AuthErrorKind;
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use wfm_relay_core::auth::SecretSource;
+    use wfm_relay_core::config::SecretRef;
+
+    /// A loopback server answering every request with `status`, `content_type` and `body`
+    /// (after `delay`), recording the raw requests.
+    async fn canned(
+        status: u16,
+        content_type: &'static str,
+        body: &'static str,
+        delay: Duration,
+    ) -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/token", listener.local_addr().expect("addr"));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let n = conn.read(&mut chunk).await.unwrap_or(0);
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    let complete = text.split_once("\r\n\r\n").is_some_and(|(head, rest)| {
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        rest.len() >= len
+                    });
+                    if n == 0 || complete {
+                        break;
+                    }
+                }
+                record
+                    .lock()
+                    .expect("lock")
+                    .push(String::from_utf8_lossy(&buf).into_owned());
+                tokio::time::sleep(delay).await;
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(response.as_bytes()).await;
+            }
+        });
+        (url, seen)
+    }
+
+    fn settings(url: &str, client_auth: ClientAuth) -> OAuthSettings {
+        OAuthSettings {
+            token_url: url.to_owned(),
+            client_id: "relay".into(),
+            client_secret: SecretSource::Aws(SecretRef::SecretsManager {
+                variable: "WFM_OAUTH_CLIENT_SECRET_ARN",
+                id: "arn:secret".into(),
+            }),
+            scope: Some("status:write agents:read".into()),
+            audience: Some("https://wfm.example.com".into()),
+            client_auth,
+        }
+    }
+
+    fn endpoint(url: &str, client_auth: ClientAuth) -> OAuth2Endpoint {
+        let http = token_http_client(Duration::from_secs(2)).expect("client");
+        OAuth2Endpoint::new(&settings(url, client_auth), Secret::new("s3cr3t"), http)
+            .expect("endpoint")
+    }
+
+    const TIMEOUT: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn a_token_response_is_read_and_the_request_is_a_client_credentials_grant() {
+        let ok = r#"{"access_token":"at-1","token_type":"Bearer","expires_in":600}"#;
+        for (auth, in_header) in [(ClientAuth::Basic, true), (ClientAuth::Body, false)] {
+            let (url, seen) = canned(200, "application/json", ok, Duration::ZERO).await;
+            let issued = endpoint(&url, auth).request(TIMEOUT).await.expect("token");
+            assert_eq!(issued.access_token.expose(), "at-1");
+            assert_eq!(issued.expires_in, Some(Duration::from_secs(600)));
+            let req = seen.lock().expect("lock")[0].clone();
+            assert!(req.starts_with("POST /token "), "{req}");
+            assert!(req.contains("grant_type=client_credentials"), "{req}");
+            assert!(req.contains("scope=status%3Awrite+agents%3Aread"), "{req}");
+            assert!(
+                req.contains("audience=https%3A%2F%2Fwfm.example.com"),
+                "{req}"
+            );
+            // base64("relay:s3cr3t")
+            assert_eq!(
+                req.contains("authorization: Basic cmVsYXk6czNjcjN0"),
+                in_header,
+                "{req}"
+            );
+            assert_eq!(req.contains("client_secret=s3cr3t"), !in_header, "{req}");
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_are_classified() {
+        let json = "application/json";
+        let table: [(u16, &str, &str, AuthErrorKind, Option<&str>); 11] = [
+            (
+                500,
+                json,
+                r#"{"error":"server_error"}"#,
+                AuthErrorKind::Transient,
+                None,
+            ),
+            (
+                503,
+                "text/html",
+                "<h1>down</h1>",
+                AuthErrorKind::Transient,
+                None,
+            ),
+            (429, json, "{}", AuthErrorKind::Transient, None),
+            (408, json, "", AuthErrorKind::Transient, None),
+            (
+                401,
+                json,
+                r#"{"error":"invalid_client"}"#,
+                AuthErrorKind::Configuration,
+                Some("WFM_OAUTH_CLIENT_SECRET_ARN"),
+            ),
+            (
+                400,
+                json,
+                r#"{"error":"invalid_grant"}"#,
+                AuthErrorKind::Configuration,
+                Some("WFM_OAUTH_CLIENT_SECRET_ARN"),
+            ),
+            (
+                400,
+                json,
+                r#"{"error":"unauthorized_client"}"#,
+                AuthErrorKind::Configuration,
+                Some("WFM_OAUTH_CLIENT_ID"),
+            ),
+            (
+                400,
+                json,
+                r#"{"error":"invalid_scope"}"#,
+                AuthErrorKind::Configuration,
+                Some("WFM_OAUTH_SCOPE"),
+            ),
+            (
+                404,
+                "text/html",
+                "<h1>not found</h1>",
+                AuthErrorKind::Configuration,
+                Some("WFM_OAUTH_TOKEN_URL"),
+            ),
+            (
+                200,
+                "text/html",
+                "<html>login</html>",
+                AuthErrorKind::Configuration,
+                Some("WFM_OAUTH_TOKEN_URL"),
+            ),
+            (
+                200,
+                json,
+                r#"{"access_token":"at","token_type":"mac"}"#,
+                AuthErrorKind::Configuration,
+                Some("WFM_OAUTH_TOKEN_URL"),
+            ),
+        ];
+        for (status, ct, body, kind, variable) in table {
+            let (url, _) = canned(status, ct, body, Duration::ZERO).await;
+            let e = endpoint(&url, ClientAuth::Basic)
+                .request(TIMEOUT)
+                .await
+                .expect_err("must fail");
+            assert_eq!(
+                (e.kind(), e.variable()),
+                (kind, variable),
+                "{status} {body}: {e}"
+            );
+            assert!(!e.to_string().contains("s3cr3t"), "{e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn down_and_slow_endpoints_are_transient() {
+        // A port nobody listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let down = format!("http://127.0.0.1:{port}/token");
+        let e = endpoint(&down, ClientAuth::Basic)
+            .request(TIMEOUT)
+            .await
+            .expect_err("down");
+        assert_eq!(e.kind(), AuthErrorKind::Transient, "{e}");
+        assert!(e.to_string().contains("cannot connect"), "{e}");
+        let ok = r#"{"access_token":"at","token_type":"Bearer"}"#;
+        let (slow, _) = canned(200, "application/json", ok, Duration::from_secs(30)).await;
+        let e = endpoint(&slow, ClientAuth::Basic)
+            .request(Duration::from_millis(200))
+            .await
+            .expect_err("slow");
+        assert_eq!(e.kind(), AuthErrorKind::Transient, "{e}");
+        assert!(e.to_string().contains("within 200 ms"), "{e}");
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let e = endpoint("https://login.example.com/token", ClientAuth::Basic);
+        let shown = format!("{e:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("login.example.com"), "{shown}");
+    }
+}

@@ -359,3 +359,178 @@ async fn static_header(
     value.set_sensitive(true);
     Ok(Some((name, value)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{AuthErrorKind, SystemClock};
+    use std::collections::HashMap;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Secrets by id; counts reads.
+    #[derive(Default)]
+    struct Fake {
+        values: Mutex<HashMap<String, String>>,
+        reads: AtomicU64,
+    }
+
+    impl Fake {
+        fn set(&self, id: &str, v: &str) {
+            let mut values = self.values.lock().expect("lock");
+            values.insert(id.into(), v.into());
+        }
+    }
+
+    impl SecretFetch for Fake {
+        fn fetch<'a>(
+            &'a self,
+            secret: &'a SecretRef,
+        ) -> Pin<Box<dyn Future<Output = Result<Secret, SecretError>> + Send + 'a>> {
+            Box::pin(async move {
+                self.reads.fetch_add(1, Ordering::SeqCst);
+                let id = match secret {
+                    SecretRef::SecretsManager { id, .. } => id,
+                    SecretRef::Parameter { name, .. } => name,
+                };
+                let v = self.values.lock().expect("lock").get(id).cloned();
+                v.map(Secret::new).ok_or_else(|| SecretError::Fetch {
+                    variable: secret.variable(),
+                    id: id.clone(),
+                    message: "not found".into(),
+                })
+            })
+        }
+    }
+
+    /// Environment variables of one case.
+    type Env<'a> = &'a [(&'a str, &'a str)];
+
+    fn settings(pairs: Env) -> AuthSettings {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        AuthSettings::from_lookup(|k| m.get(k).cloned()).expect("valid settings")
+    }
+
+    async fn build(pairs: Env<'_>, fake: &Arc<Fake>) -> Result<WfmAuth, AuthError> {
+        let http = reqwest::Client::new();
+        let fetcher: Arc<dyn SecretFetch> = Arc::clone(fake) as _;
+        WfmAuth::from_settings(&settings(pairs), Some(fetcher), http, Arc::new(SystemClock)).await
+    }
+
+    const BUDGET: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn each_static_mode_sends_its_header() {
+        let fake = Arc::new(Fake::default());
+        fake.set("arn:key", "k-123");
+        let table: [(Env, Option<(&str, &str)>); 6] = [
+            (&[], None),
+            (
+                &[("WFM_AUTH_TOKEN", "t0k")],
+                Some(("authorization", "Bearer t0k")),
+            ),
+            (
+                &[
+                    ("WFM_AUTH_MODE", "api_key"),
+                    ("WFM_API_KEY_HEADER", "X-Api-Key"),
+                    ("WFM_API_KEY_ARN", "arn:key"),
+                ],
+                Some(("x-api-key", "k-123")),
+            ),
+            // Assembled: the API key as the user, an empty password; base64("key:").
+            (
+                &[("WFM_AUTH_MODE", "basic"), ("WFM_BASIC_USER", "key")],
+                Some(("authorization", "Basic a2V5Og==")),
+            ),
+            (
+                &[
+                    ("WFM_AUTH_MODE", "basic"),
+                    ("WFM_BASIC_USER", "u"),
+                    ("WFM_BASIC_PASSWORD", "p"),
+                ],
+                Some(("authorization", "Basic dTpw")),
+            ),
+            (&[("WFM_AUTH_MODE", "none")], None),
+        ];
+        for (env, want) in table {
+            let auth = build(env, &fake).await.expect("provider");
+            let a = auth.authorization(BUDGET).await.expect("credentials");
+            let got = a
+                .header()
+                .map(|(k, v)| (k.as_str(), v.to_str().expect("ascii")));
+            assert_eq!(got, want, "{env:?}");
+            if let Some((_, v)) = a.header() {
+                assert!(v.is_sensitive());
+                let shown = format!("{a:?} {auth:?}");
+                assert!(!shown.contains(v.to_str().expect("ascii")), "{shown}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_401_rereads_aws_secrets_and_resends_only_when_they_changed() {
+        let fake = Arc::new(Fake::default());
+        fake.set("arn:tok", "old");
+        let auth = build(&[("WFM_AUTH_TOKEN_ARN", "arn:tok")], &fake)
+            .await
+            .expect("provider");
+        let used = auth.authorization(BUDGET).await.expect("credentials");
+        assert!(!auth.renew_after_401(&used, BUDGET).await.expect("read"));
+        fake.set("arn:tok", "new");
+        assert!(auth.renew_after_401(&used, BUDGET).await.expect("read"));
+        // A second POST that used the old value: already renewed, no read.
+        let reads = fake.reads.load(Ordering::SeqCst);
+        assert!(auth.renew_after_401(&used, BUDGET).await.expect("renewed"));
+        assert_eq!(fake.reads.load(Ordering::SeqCst), reads);
+        let now = auth.authorization(BUDGET).await.expect("credentials");
+        assert_eq!(
+            now.header().map(|(_, v)| v.as_bytes()),
+            Some(&b"Bearer new"[..])
+        );
+        assert_eq!(now.generation(), 2);
+        // Plain values never change: the 401 stands.
+        let plain = build(&[("WFM_AUTH_TOKEN", "t")], &fake)
+            .await
+            .expect("provider");
+        let used = plain.authorization(BUDGET).await.expect("credentials");
+        assert!(
+            !plain
+                .renew_after_401(&used, BUDGET)
+                .await
+                .expect("nothing to read")
+        );
+        assert!(
+            !WfmAuth::none()
+                .renew_after_401(&used, BUDGET)
+                .await
+                .expect("none")
+        );
+    }
+
+    #[tokio::test]
+    async fn start_up_fails_naming_the_variable() {
+        let fake = Arc::new(Fake::default());
+        let e = build(&[("WFM_AUTH_TOKEN_PARAM", "/missing")], &fake)
+            .await
+            .expect_err("missing");
+        assert!(e.to_string().contains("WFM_AUTH_TOKEN_PARAM"), "{e}");
+        let e = build(&[("WFM_AUTH_TOKEN", "bad\nvalue")], &fake)
+            .await
+            .expect_err("newline");
+        assert_eq!(e.kind(), AuthErrorKind::Configuration);
+        assert_eq!(e.variable(), Some("WFM_AUTH_TOKEN"));
+        let no_fetcher = WfmAuth::from_settings(
+            &settings(&[("WFM_AUTH_TOKEN_ARN", "arn:tok")]),
+            None,
+            reqwest::Client::new(),
+            Arc::new(SystemClock),
+        )
+        .await
+        .expect_err("no AWS client");
+        assert_eq!(no_fetcher.variable(), Some("WFM_AUTH_TOKEN_ARN"));
+    }
+}
