@@ -177,6 +177,49 @@ async fn the_client_secret_can_live_in_secrets_manager() {
 }
 
 #[tokio::test]
+async fn a_refused_client_secret_is_read_again_from_aws_and_a_rotated_one_is_used() {
+    let _ = endpoint();
+    let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sm = aws_sdk_secretsmanager::Client::new(&conf);
+    let arn = sm
+        .create_secret()
+        .name(unique("wfm-oauth-rotated"))
+        .secret_string("the-old-secret")
+        .send()
+        .await
+        .expect("create secret")
+        .arn
+        .expect("arn");
+    let mut env: HashMap<&str, String> = HashMap::new();
+    env.insert("WFM_AUTH_MODE", "oauth2".into());
+    env.insert("WFM_OAUTH_TOKEN_URL", oauth_var("OAUTH_TOKEN_URL"));
+    env.insert("WFM_OAUTH_CLIENT_ID", oauth_var("OAUTH_CLIENT_ID"));
+    env.insert("WFM_OAUTH_CLIENT_SECRET_ARN", arn.clone());
+    let s = AuthSettings::from_lookup(|k| env.get(k).cloned()).expect("settings");
+    let fetcher: Arc<dyn SecretFetch> = Arc::new(AwsSecretFetcher::new(&conf));
+    // Start-up read the old value; then the secret is rotated in Secrets Manager.
+    let auth = provider(&s, Some(fetcher)).await;
+    sm.put_secret_value()
+        .secret_id(&arn)
+        .secret_string(oauth_var("OAUTH_CLIENT_SECRET"))
+        .send()
+        .await
+        .expect("rotate");
+    let a = auth
+        .authorization(BUDGET)
+        .await
+        .expect("token with the rotated secret");
+    let (wfm, check) = checked_wfm(Script::Sequence(vec![])).await;
+    assert_eq!(post(&reqwest::Client::new(), &wfm, &a).await, 200);
+    assert_eq!(check.counts().accepted, 1);
+    // One refused request with the old secret, one accepted with the new one.
+    assert_eq!(
+        auth.token_stats().map(|s| (s.requests, s.failures)),
+        Some((2, 1))
+    );
+}
+
+#[tokio::test]
 async fn a_wrong_secret_is_a_configuration_error_naming_the_variable() {
     let auth = provider(
         &settings(&[("WFM_OAUTH_CLIENT_SECRET", "not-the-secret")]),
