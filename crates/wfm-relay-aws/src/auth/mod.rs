@@ -15,6 +15,12 @@
 //! both kinds as a transient attempt (the event waits in the retry queue). A
 //! [`AuthError::Configuration`] additionally names the variable to fix (metric
 //! `AuthConfigError`). Secrets and tokens appear in no error, log line or `Debug` output.
+//!
+//! Use in a POST (the shape `WfmClient::post` takes once wired): ask
+//! `auth.authorization(left)` before the request (an `Err` makes the attempt transient, no
+//! request is sent); set its `header()`; on a 401, `auth.renew_after_401(&used, left)`:
+//! `Ok(true)` → one resend, same attempt, with a fresh `authorization(left)`; `Ok(false)` → the
+//! 401 stands; `Err` → transient.
 
 mod oauth2_endpoint;
 mod provider;
