@@ -1,6 +1,6 @@
 //! Integration tests: the real adapters against moto server (`AWS_ENDPOINT_URL`, started by
 //! `infra/test.sh`), a scripted WFM server on loopback, and the forwarder binary behind a local
-//! Lambda Runtime API.
+//! Lambda Runtime API; `oauth` also needs the OAuth test server (`infra/oauth.sh`).
 
 mod aws_rules;
 mod breaker;
@@ -10,6 +10,7 @@ mod faults;
 mod genesys_api;
 mod guards;
 mod lambda_process;
+mod oauth;
 mod replayer;
 mod secrets;
 mod signing;

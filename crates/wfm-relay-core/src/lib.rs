@@ -5,6 +5,7 @@
 //! * [`policy`]: classifies a WFM answer, parses `Retry-After`, computes full-jitter backoff and
 //!   decides what happens after each attempt (retry inline, enqueue, wait, park).
 //! * [`envelope`]: the versioned JSON message carried by the retry queue and the dead-letter queue.
+//! * [`auth`]: destination auth settings (`WFM_AUTH_MODE` …) and the OAuth token refresh rule.
 //! * [`config`]: the forwarder's configuration, read once from environment-like lookups.
 //! * [`signing`]: Standard Webhooks `v1` signatures (HMAC-SHA256) of the exact bytes sent.
 //! * [`guard`]: agent-state guards (allowed sources, maximum event age for live delivery).
@@ -14,6 +15,7 @@
 //! Architecture invariant: this crate does no I/O and knows nothing about AWS, HTTP clients or
 //! tokio. Time and randomness are passed in.
 
+pub mod auth;
 pub mod breaker;
 pub mod config;
 pub mod envelope;

@@ -2,6 +2,7 @@
 //!
 //! - [`wfm_server`]: a scripted WFM HTTP/1.1 server (keep-alive, delays, resets, hangs, stale
 //!   keep-alive connections) that records every request.
+//! - [`wfm_auth`]: bearer token validation (RFC 7662 introspection) for the scripted WFM.
 //! - [`runtime_api`]: a local AWS Lambda Runtime API (2018-06-01) that runs a real Lambda binary
 //!   with real deadlines.
 //! - [`esm`]: a stand-in for Lambda's SQS event source mapping with partial batch responses.
@@ -25,6 +26,7 @@ pub mod harness;
 pub mod http_server;
 pub mod runtime_api;
 pub mod stack;
+pub mod wfm_auth;
 pub mod wfm_server;
 
 pub use esm::{BatchReport, EsmError, SqsEventSourceMapping};

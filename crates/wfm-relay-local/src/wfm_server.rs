@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 
 use crate::harness::lock;
 use crate::http_server::{self, BoxError, ConnCtx, Handler, HandlerFuture, Stopper};
+use crate::wfm_auth::TokenCheck;
 
 /// The path [`ScriptedWfm::url`] points at.
 pub const STATUS_PATH: &str = "/api/status/update";
@@ -236,6 +237,7 @@ impl ScriptState {
 
 struct Shared {
     script: Mutex<ScriptState>,
+    token_check: Mutex<Option<Arc<TokenCheck>>>,
     stale_reuse: AtomicBool,
     requests: Mutex<Vec<Recorded>>,
 }
@@ -266,6 +268,7 @@ impl ScriptedWfm {
     pub async fn start(script: Script) -> std::io::Result<ScriptedWfm> {
         let shared = Arc::new(Shared {
             script: Mutex::new(ScriptState::new(script)),
+            token_check: Mutex::new(None),
             stale_reuse: AtomicBool::new(false),
             requests: Mutex::new(Vec::new()),
         });
@@ -305,6 +308,12 @@ impl ScriptedWfm {
         self.shared.stale_reuse.store(on, Ordering::SeqCst);
     }
 
+    /// From now on, answers `401` (without consulting the script) to every request whose bearer
+    /// token `check` does not find active ([`crate::wfm_auth`]).
+    pub fn set_token_check(&self, check: Arc<TokenCheck>) {
+        *lock(&self.shared.token_check) = Some(check);
+    }
+
     /// Every request read so far, in the order they were fully read.
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.shared.requests).clone()
@@ -337,7 +346,14 @@ fn handle(shared: Arc<Shared>, ctx: ConnCtx, req: Request<Incoming>) -> HandlerF
                 )
             })
             .collect();
-        let reply = if ctx.nth > 1 && shared.stale_reuse.load(Ordering::SeqCst) {
+        let check = lock(&shared.token_check).clone();
+        let denied = match check {
+            Some(c) => !c.allows(&headers).await,
+            None => false,
+        };
+        let reply = if denied {
+            Reply::status(401).header("WWW-Authenticate", "Bearer error=\"invalid_token\"")
+        } else if ctx.nth > 1 && shared.stale_reuse.load(Ordering::SeqCst) {
             Reply::reset()
         } else {
             let event_id = headers
