@@ -2,8 +2,8 @@
 //! (`aws lambda invoke --payload '{"action":"stats"}'`) and for `relayctl --json`.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use wfm_relay_core::replay::Filter;
+pub use wfm_relay_core::replay::Stats;
 
 /// What to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,21 +140,6 @@ pub struct PeekedLetter {
     pub shape: wfm_relay_core::replay::Shape,
     /// The decoded envelope.
     pub letter: wfm_relay_core::envelope::EnvelopeV1,
-}
-
-/// DLQ statistics (`stats`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Stats {
-    /// Messages in the DLQ when the action ended (visible + in flight + delayed).
-    pub depth: usize,
-    /// Age of the oldest dead letter seen, s (from its SQS `SentTimestamp`).
-    pub oldest_age_s: Option<u64>,
-    /// Matching letters per topic.
-    pub by_topic: BTreeMap<String, usize>,
-    /// Matching letters per reason token.
-    pub by_reason: BTreeMap<String, usize>,
-    /// Matching letters per last HTTP status (`none` when WFM never answered).
-    pub by_status: BTreeMap<String, usize>,
 }
 
 /// What an action did, version 1.
