@@ -9,7 +9,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
-use wfm_relay_replayer::{Action, Mode, ReplayError, Replayer, Report, Request};
+use wfm_relay_replayer::{ReplayError, Replayer, Report, Request, RequestError};
 
 /// Set in the re-executed process once `--env-file` is applied (its value is the file's path).
 pub const ENV_FILE_LOADED: &str = "RELAYCTL_ENV_FILE_LOADED";
@@ -36,19 +36,10 @@ impl From<Exit> for ExitCode {
     }
 }
 
-/// Whether the request changes the DLQ or sends to WFM, so it needs a confirmation.
+/// Whether the request changes the DLQ or sends to WFM, so it needs a confirmation
+/// ([`wfm_relay_replayer::Plan::destructive`]).
 pub fn needs_confirmation(req: &Request) -> bool {
-    !req.dry_run
-        && matches!(
-            req.action,
-            Action::Replay | Action::Redrive | Action::Archive | Action::ReplayArchive
-        )
-}
-
-/// Whether the request writes to the archive bucket (the replayer refuses it without one).
-fn needs_bucket(req: &Request) -> bool {
-    matches!(req.action, Action::Archive | Action::ReplayArchive)
-        || (req.action == Action::Replay && req.mode == Mode::Latest)
+    req.plan().destructive
 }
 
 fn fail(code: Exit, msg: impl std::fmt::Display) -> ExitCode {
@@ -133,7 +124,7 @@ fn load_request(cli: &Cli) -> Result<Request, String> {
             parse_request_json(&text).map_err(|e| format!("--request-file {}: {e}", p.display()))?
         }
     };
-    req.validate()?;
+    req.validate().map_err(|e| e.to_string())?;
     Ok(req)
 }
 
@@ -253,16 +244,12 @@ async fn run_request(cli: &Cli, req: &Request) -> Exit {
         }
     };
     let targets = targets(&replayer);
-    if needs_bucket(req) && targets.archive_bucket.is_none() {
+    // Checked before the confirmation's dry run, which (writing nothing) needs no bucket.
+    if req.plan().needs_bucket && targets.archive_bucket.is_none() {
         bar.finish_and_clear();
         eprintln!(
-            "relayctl: {}{} needs ARCHIVE_BUCKET to be configured",
-            req.action.as_str(),
-            if req.mode == Mode::Latest {
-                " --mode latest"
-            } else {
-                ""
-            }
+            "relayctl: {}",
+            RequestError::NeedsBucket(req.command_text())
         );
         return Exit::Usage;
     }
@@ -315,6 +302,7 @@ async fn run_request(cli: &Cli, req: &Request) -> Exit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wfm_relay_replayer::Action;
 
     #[test]
     fn confirmation_is_for_actions_that_change_or_send() {

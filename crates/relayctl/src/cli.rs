@@ -370,7 +370,7 @@ impl Cli {
 /// A message saying what is wrong with it.
 pub fn parse_request_json(text: &str) -> Result<Request, String> {
     let req: Request = serde_json::from_str(text).map_err(|e| format!("not a request: {e}"))?;
-    req.validate()?;
+    req.validate().map_err(|e| e.to_string())?;
     Ok(req)
 }
 

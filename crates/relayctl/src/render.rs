@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use wfm_relay_core::replay::Filter;
-use wfm_relay_replayer::{Action, Mode, PeekedLetter, Report, Request};
+use wfm_relay_replayer::{Action, Mode, PeekedLetter, Report, Request, StopReason};
 
 /// Rows shown per stats table; the rest are summed in one line (`--json` has them all).
 pub const TABLE_ROWS: usize = 20;
@@ -36,9 +36,9 @@ impl Targets {
 /// The report for people: a table per count for `stats`, one block per letter for `peek`, the
 /// counts, keys and `next` request for the other actions.
 pub fn report_text(report: &Report) -> String {
-    match report.action.as_str() {
-        "stats" => stats_text(report),
-        "peek" => peek_text(report),
+    match report.action {
+        Action::Stats => stats_text(report),
+        Action::Peek => peek_text(report),
         _ => counts_text(report),
     }
 }
@@ -207,12 +207,12 @@ fn peek_text(r: &Report) -> String {
 }
 
 /// The counts that matter for an action; the other counts are shown when not zero.
-fn primary(action: &str) -> &'static [&'static str] {
+fn primary(action: Action) -> &'static [&'static str] {
     match action {
-        "replay" | "replay-archive" => &["delivered", "failed"],
-        "redrive" => &["redriven", "failed"],
-        "archive" => &["archived", "failed"],
-        _ => &[],
+        Action::Replay | Action::ReplayArchive => &["delivered", "failed"],
+        Action::Redrive => &["redriven", "failed"],
+        Action::Archive => &["archived", "failed"],
+        Action::Stats | Action::Peek => &[],
     }
 }
 
@@ -234,10 +234,10 @@ fn counts_text(r: &Report) -> String {
         ("redriven", r.redriven),
         ("remaining", r.remaining),
     ];
-    let main = primary(&r.action);
+    let main = primary(r.action);
     for (name, n) in rows {
         // `remaining` is the DLQ's depth, which replay-archive does not touch.
-        let always = name == "matched" || (name == "remaining" && r.action != "replay-archive");
+        let always = name == "matched" || (name == "remaining" && !r.action.reads_archive());
         // A dry run counts matches only: its zero deliveries would read like a result.
         let primary = main.contains(&name) && !r.dry_run;
         if always || primary || (n > 0 && name != "remaining") {
@@ -255,7 +255,7 @@ fn counts_text(r: &Report) -> String {
         let _ = writeln!(
             out,
             "{}:",
-            if r.action == "replay-archive" {
+            if r.action.reads_archive() {
                 "archive objects read"
             } else {
                 "S3 objects written"
@@ -272,10 +272,10 @@ fn counts_text(r: &Report) -> String {
 fn stopped_and_next(out: &mut String, r: &Report) {
     // peek and stats leave every letter in place: their `next` would show the same letters
     // again, and a peek always stops at its limit.
-    let reads_only = r.action == "peek" || r.action == "stats";
-    match r.stopped.as_deref() {
-        Some("limit") if r.action == "peek" => {}
-        Some("limit") if r.action == "stats" => {
+    let reads_only = r.action.reads_only();
+    match r.stopped {
+        Some(StopReason::Limit) if r.action == Action::Peek => {}
+        Some(StopReason::Limit) if r.action == Action::Stats => {
             let _ = writeln!(
                 out,
                 "stopped early: limit (the counts cover the first matches only)"
@@ -356,7 +356,7 @@ pub fn preview_text(req: &Request, dry: &Report, t: &Targets) -> String {
         ),
         Action::Stats | Action::Peek => writeln!(out, "changes nothing"),
     };
-    if req.action == Action::ReplayArchive {
+    if req.plan().reads_archive {
         let _ = writeln!(
             out,
             "  from      {}{}",
@@ -373,7 +373,7 @@ pub fn preview_text(req: &Request, dry: &Report, t: &Targets) -> String {
     if let Some(l) = req.limit {
         let _ = writeln!(out, "  limit     {l}");
     }
-    if matches!(req.action, Action::Replay | Action::ReplayArchive) {
+    if req.plan().sends {
         let rate = req
             .rate_per_s
             .map_or_else(|| "no rate limit".to_owned(), |r| format!("at most {r}/s"));
@@ -384,14 +384,10 @@ pub fn preview_text(req: &Request, dry: &Report, t: &Targets) -> String {
                 .unwrap_or(wfm_relay_replayer::DEFAULT_CONCURRENCY)
         );
     }
-    if dry.stopped.is_some() {
-        let _ = writeln!(
-            out,
-            "  (the dry run stopped early: {}; more may match)",
-            dry.stopped.as_deref().unwrap_or("")
-        );
+    if let Some(why) = dry.stopped {
+        let _ = writeln!(out, "  (the dry run stopped early: {why}; more may match)");
     }
-    if req.action != Action::ReplayArchive {
+    if !req.plan().reads_archive {
         let _ = writeln!(
             out,
             "  (counted just now; letters that arrive or change meanwhile are handled the same way)"
@@ -453,7 +449,7 @@ mod tests {
             ..Request::new(Action::Replay)
         };
         let dry = Report {
-            action: "replay".into(),
+            action: Action::Replay,
             dry_run: true,
             matched: 49,
             superseded: 12,
@@ -506,7 +502,7 @@ mod tests {
         }
         by_topic.insert("v2.users.zz.presence".into(), 9);
         let report = Report {
-            action: "stats".into(),
+            action: Action::Stats,
             matched: 34,
             stats: Some(Stats {
                 depth: 36,
@@ -551,9 +547,9 @@ mod tests {
         letter.last_error = Some("HTTP 503\nupstream".into());
         letter.reason = Some(Reason::TransientExhausted);
         let report = Report {
-            action: "peek".into(),
+            action: Action::Peek,
             remaining: 40,
-            stopped: Some("limit".into()),
+            stopped: Some(StopReason::Limit),
             next: Some(Request::new(Action::Peek)),
             letters: vec![PeekedLetter {
                 message_id: "m-1".into(),
@@ -586,14 +582,14 @@ mod tests {
     #[test]
     fn action_report_shows_counts_keys_and_next() {
         let report = Report {
-            action: "archive".into(),
+            action: Action::Archive,
             run_id: "20260302T090000Z-1a2b3c4d".into(),
             matched: 12,
             archived: 10,
             failed: 2,
             remaining: 2,
             keys: vec!["dead-letters/2026/03/02/20260302T090000Z-1a2b3c4d-1.jsonl.gz".into()],
-            stopped: Some("limit".into()),
+            stopped: Some(StopReason::Limit),
             next: Some(Request {
                 limit: Some(12),
                 ..Request::new(Action::Archive)

@@ -16,13 +16,15 @@
 
 mod archive;
 mod pacer;
+pub mod plan;
 mod redrive;
 mod replay;
 mod replay_archive;
 pub mod request;
 mod scan;
 
-pub use request::{Action, Mode, PeekedLetter, Report, Request, Stats};
+pub use plan::{PageWork, Plan, SelectionWork};
+pub use request::{Action, Mode, PeekedLetter, Report, Request, RequestError, Stats, StopReason};
 pub use wfm_relay_aws::relay::StartError;
 
 use std::time::SystemTime;
@@ -44,9 +46,9 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 /// Why an action could not run (a WFM failure is not an error: it is counted in the report).
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    /// The request is invalid.
+    /// The request is invalid, or needs a bucket that is not configured.
     #[error("invalid request: {0}")]
-    Invalid(String),
+    Invalid(#[from] RequestError),
     /// A queue call failed before anything could be done.
     #[error(transparent)]
     Queue(#[from] QueueError),
@@ -122,34 +124,29 @@ impl Replayer {
         deadline: Option<SystemTime>,
         progress: &(dyn Fn(&Report) + Sync),
     ) -> Result<Report, ReplayError> {
-        req.validate().map_err(ReplayError::Invalid)?;
-        let needs_bucket = req.action == Action::Archive
-            || req.action == Action::ReplayArchive
-            || (req.action == Action::Replay && req.mode == Mode::Latest && !req.dry_run);
-        if needs_bucket && self.archive.is_none() {
-            return Err(ReplayError::Invalid(format!(
-                "{} needs ARCHIVE_BUCKET to be configured",
-                req.action.as_str()
-            )));
+        req.validate()?;
+        let plan = req.plan();
+        if plan.needs_bucket && self.archive.is_none() {
+            return Err(RequestError::NeedsBucket(req.command_text()).into());
         }
         let mut report = Report {
             v: 1,
-            action: req.action.as_str().to_owned(),
+            action: req.action,
             run_id: archive::run_id(),
             dry_run: req.dry_run,
             ..Report::default()
         };
-        if req.action == Action::ReplayArchive {
+        if plan.reads_archive {
             self.replay_archive(req, deadline, &mut report, progress)
                 .await?;
         } else {
-            self.scan(req, deadline, &mut report, progress).await?;
+            self.scan(req, &plan, deadline, &mut report, progress)
+                .await?;
         }
         report.remaining = self.dlq_depth().await.unwrap_or(0);
-        let continuable = !matches!(req.action, Action::Peek | Action::Stats) && !req.dry_run;
-        if continuable
+        if plan.continuable
             && report.stopped.is_some()
-            && (report.remaining > 0 || req.action == Action::ReplayArchive)
+            && (report.remaining > 0 || plan.reads_archive)
         {
             report.next = Some(match (&report.next, req.action) {
                 (Some(n), _) => n.clone(),
@@ -189,7 +186,7 @@ pub fn report_metrics(namespace: &str, function: &str, report: &Report) -> Metri
     m.add(metrics::DELIVERED, count(report.delivered));
     m.add(metrics::FAILED, count(report.failed));
     m.add(metrics::ARCHIVED, count(report.archived));
-    m.property("Action", report.action.clone());
+    m.property("Action", report.action.as_str());
     m
 }
 

@@ -4,7 +4,7 @@
 
 use crate::pacer::Pacer;
 use crate::scan::{ScanCtx, ScanState};
-use crate::{ARCHIVE_CHUNK, DEFAULT_CONCURRENCY, Letter, Replayer, Report, messages};
+use crate::{ARCHIVE_CHUNK, DEFAULT_CONCURRENCY, Letter, Replayer, Report, StopReason, messages};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::collections::HashSet;
@@ -94,7 +94,7 @@ impl Replayer {
                 break;
             }
             if self.out_of_time(cx.replay.deadline) {
-                report.stopped = Some("deadline".into());
+                report.stopped = Some(StopReason::Deadline);
                 state.hold(messages(page));
                 continue;
             }

@@ -3,7 +3,7 @@
 
 use crate::pacer::Pacer;
 use crate::replay::{ReplayOutcome, sendable};
-use crate::{DEFAULT_CONCURRENCY, ReplayError, Replayer, Report, Request};
+use crate::{DEFAULT_CONCURRENCY, ReplayError, Replayer, Report, Request, StopReason};
 use futures_util::StreamExt;
 use std::time::SystemTime;
 use wfm_relay_aws::archive::Archive;
@@ -26,17 +26,14 @@ impl Replayer {
         };
         let keys = object_keys(archive, req).await?;
         let pacer = Pacer::new(req.rate_per_s);
-        let limit = req.limit.unwrap_or(usize::MAX);
+        let limit = req.effective_limit();
         for k in keys {
             if self.out_of_time(deadline) || report.matched >= limit {
-                report.stopped = Some(
-                    if report.matched >= limit {
-                        "limit"
-                    } else {
-                        "deadline"
-                    }
-                    .into(),
-                );
+                report.stopped = Some(if report.matched >= limit {
+                    StopReason::Limit
+                } else {
+                    StopReason::Deadline
+                });
                 break;
             }
             let letters = archive.read_letters(&k).await?;

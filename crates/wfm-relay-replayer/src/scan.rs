@@ -4,16 +4,15 @@
 //! held (invisible) until the end, then released.
 
 use crate::pacer::Pacer;
+use crate::plan::{PageWork, Plan, SelectionWork};
 use crate::replay::{ReplayCtx, sendable, split_latest};
-use crate::{ARCHIVE_CHUNK, Action, Letter, Mode, PeekedLetter, ReplayError, Replayer, Report};
-use crate::{Request, Stats, messages};
+use crate::{ARCHIVE_CHUNK, Letter, PeekedLetter, ReplayError, Replayer, Report};
+use crate::{Request, Stats, StopReason, messages};
 use std::collections::HashSet;
 use std::time::SystemTime;
 use wfm_relay_aws::queues::Received;
 use wfm_relay_core::replay::decode_dead_letter;
 
-/// Peek's default limit.
-const PEEK_LIMIT: usize = 10;
 /// SQS's largest receive.
 const PAGE: i32 = 10;
 
@@ -22,6 +21,8 @@ const PAGE: i32 = 10;
 pub(crate) struct ScanCtx<'a> {
     /// The request being run.
     pub(crate) req: &'a Request,
+    /// Its plan.
+    pub(crate) plan: &'a Plan,
     /// Deadline, pacer and concurrency of the replay POSTs.
     pub(crate) replay: ReplayCtx<'a>,
     /// Called with the report so far after each page.
@@ -57,7 +58,7 @@ impl ScanState {
     fn select(
         &mut self,
         page: Vec<Received>,
-        req: &Request,
+        cx: &ScanCtx<'_>,
         limit: usize,
         report: &mut Report,
     ) -> (Vec<Letter>, bool) {
@@ -75,7 +76,7 @@ impl ScanState {
                 continue;
             }
             let dead = decode_dead_letter(&msg.body);
-            if report.matched >= limit || !req.filter.matches(&dead.env) {
+            if report.matched >= limit || !cx.req.filter.matches(&dead.env) {
                 report.skipped += 1;
                 self.held.push(msg);
                 continue;
@@ -84,7 +85,7 @@ impl ScanState {
             if let Some(t) = msg.sent_at {
                 self.oldest = Some(self.oldest.map_or(t, |o| o.min(t)));
             }
-            if req.action == Action::Replay && !sendable(&dead.env) {
+            if cx.plan.sends && !sendable(&dead.env) {
                 // Counted the same in a dry run and in the real one: it cannot be sent.
                 report.unsendable += 1;
                 self.held.push(msg);
@@ -109,18 +110,16 @@ impl Replayer {
     pub(crate) async fn scan(
         &self,
         req: &Request,
+        plan: &Plan,
         deadline: Option<SystemTime>,
         report: &mut Report,
         progress: &(dyn Fn(&Report) + Sync),
     ) -> Result<(), ReplayError> {
-        let limit = req.limit.unwrap_or(if req.action == Action::Peek {
-            PEEK_LIMIT
-        } else {
-            usize::MAX
-        });
+        let limit = req.effective_limit();
         let pacer = Pacer::new(req.rate_per_s);
         let cx = ScanCtx {
             req,
+            plan,
             replay: ReplayCtx {
                 deadline,
                 pacer: &pacer,
@@ -132,11 +131,11 @@ impl Replayer {
         let mut empty_polls = 0;
         loop {
             if self.out_of_time(deadline) {
-                report.stopped = Some("deadline".into());
+                report.stopped = Some(StopReason::Deadline);
                 break;
             }
             if report.matched >= limit {
-                report.stopped = Some("limit".into());
+                report.stopped = Some(StopReason::Limit);
                 break;
             }
             let page = self
@@ -150,7 +149,7 @@ impl Replayer {
                 continue;
             }
             empty_polls = 0;
-            let (matched, cycled) = state.select(page, req, limit, report);
+            let (matched, cycled) = state.select(page, &cx, limit, report);
             self.page_work(&cx, matched, &mut state, report).await;
             progress(report);
             if cycled {
@@ -159,7 +158,7 @@ impl Replayer {
         }
         self.selection_work(&cx, &mut state, report).await;
         self.release(&state.held).await;
-        if req.action == Action::Stats {
+        if plan.page == PageWork::Tally {
             let mut stats = std::mem::take(&mut state.stats);
             stats.depth = self.dlq_depth().await.unwrap_or(0);
             stats.oldest_age_s = state
@@ -193,15 +192,14 @@ impl Replayer {
         state: &mut ScanState,
         report: &mut Report,
     ) {
-        let req = cx.req;
-        match (req.action, req.dry_run, req.mode) {
-            (Action::Stats, ..) => {
+        match cx.plan.page {
+            PageWork::Tally => {
                 for l in &page {
                     state.stats.tally(&l.dead.env);
                 }
                 state.hold(messages(page));
             }
-            (Action::Peek, ..) => {
+            PageWork::Peek => {
                 for l in page {
                     report.letters.push(PeekedLetter {
                         message_id: l.msg.message_id.clone(),
@@ -211,56 +209,51 @@ impl Replayer {
                     state.held.push(l.msg);
                 }
             }
-            (_, true, _) => {
-                // Dry run: count what would be done, change nothing.
+            PageWork::Hold => state.hold(messages(page)),
+            PageWork::Collect => state.collected.extend(page),
+            PageWork::Archive => {
                 state.collected.extend(page);
-            }
-            (Action::Replay, false, Mode::History) => {
-                let failed = self
-                    .replay_page(page, &cx.replay, report, &mut state.rewritten)
-                    .await;
-                state.hold(failed);
-            }
-            (Action::Replay, false, Mode::Latest) | (Action::Archive, false, _) => {
-                state.collected.extend(page);
-                if req.action == Action::Archive && state.collected.len() >= ARCHIVE_CHUNK {
+                if state.collected.len() >= ARCHIVE_CHUNK {
                     let chunk: Vec<Letter> = state.collected.drain(..ARCHIVE_CHUNK).collect();
                     let left = self.archive_letters(chunk, report).await;
                     state.hold(left);
                 }
             }
-            (Action::Redrive, false, _) => {
+            PageWork::Replay => {
+                let failed = self
+                    .replay_page(page, &cx.replay, report, &mut state.rewritten)
+                    .await;
+                state.hold(failed);
+            }
+            PageWork::Redrive => {
                 let left = self.redrive_page(page, report).await;
                 state.hold(left);
             }
-            (Action::ReplayArchive, ..) => {}
         }
     }
 
     /// The action's work on the whole selection, once the scan has ended.
     async fn selection_work(&self, cx: &ScanCtx<'_>, state: &mut ScanState, report: &mut Report) {
-        let req = cx.req;
         let collected = std::mem::take(&mut state.collected);
-        match (req.action, req.dry_run, req.mode) {
-            (Action::Replay, true, Mode::Latest) => {
+        match cx.plan.selection {
+            SelectionWork::Release => state.hold(messages(collected)),
+            SelectionWork::CountSuperseded => {
                 let (send, old) = split_latest(collected);
                 report.superseded = old.len();
                 state.hold(messages(send).chain(messages(old)));
             }
-            (_, true, _) => state.hold(messages(collected)),
-            (Action::Replay, false, Mode::Latest) => {
+            SelectionWork::ReplayLatest => {
                 self.replay_latest(collected, cx, state, report).await;
             }
-            (Action::Archive, false, _) => {
+            SelectionWork::ArchiveRest => {
                 if !collected.is_empty() {
                     let left = self.archive_letters(collected, report).await;
                     state.hold(left);
                 }
                 if !report.keys.is_empty() {
-                    self.write_manifest(req, report).await;
+                    self.write_manifest(cx.req, report).await;
                 }
             }
-            _ => state.hold(messages(collected)),
         }
     }
 }
