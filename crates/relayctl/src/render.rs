@@ -195,8 +195,8 @@ fn letter_block(out: &mut String, p: &PeekedLetter) {
 
 fn peek_text(r: &Report) -> String {
     let mut out = format!("{} shown", letters(r.letters.len()));
-    if r.remaining > 0 {
-        let _ = write!(out, " ({} in the DLQ)", r.remaining);
+    if let Some(n) = r.remaining.filter(|n| *n > 0) {
+        let _ = write!(out, " ({n} in the DLQ)");
     }
     out.push('\n');
     for p in &r.letters {
@@ -232,16 +232,28 @@ fn counts_text(r: &Report) -> String {
         ("superseded", r.superseded),
         ("archived", r.archived),
         ("redriven", r.redriven),
-        ("remaining", r.remaining),
     ];
     let main = primary(r.action);
     for (name, n) in rows {
-        // `remaining` is the DLQ's depth, which replay-archive does not touch.
-        let always = name == "matched" || (name == "remaining" && !r.action.reads_archive());
         // A dry run counts matches only: its zero deliveries would read like a result.
         let primary = main.contains(&name) && !r.dry_run;
-        if always || primary || (n > 0 && name != "remaining") {
+        if name == "matched" || primary || n > 0 {
             let _ = writeln!(out, "  {name:<11} {n:>7}");
+        }
+    }
+    // `remaining` is the DLQ's depth, which replay-archive does not touch.
+    if !r.action.reads_archive() {
+        match r.remaining {
+            Some(n) => {
+                let _ = writeln!(out, "  {:<11} {n:>7}", "remaining");
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  {:<11} unknown (the DLQ depth could not be read)",
+                    "remaining"
+                );
+            }
         }
     }
     if r.failed > 0 {
@@ -426,6 +438,29 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_depth_is_said_and_next_still_shown() {
+        let report = Report {
+            action: Action::Redrive,
+            run_id: "r".into(),
+            matched: 1,
+            redriven: 1,
+            remaining: None,
+            stopped: Some(StopReason::Limit),
+            next: Some(Request::new(Action::Redrive)),
+            ..Report::default()
+        };
+        let text = report_text(&report);
+        assert!(
+            text.contains("  remaining   unknown (the DLQ depth could not be read)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("next: {\"v\":1,\"action\":\"redrive\"}\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn ages() {
         for (s, want) in [
             (0, "0s"),
@@ -548,7 +583,7 @@ mod tests {
         letter.reason = Some(Reason::TransientExhausted);
         let report = Report {
             action: Action::Peek,
-            remaining: 40,
+            remaining: Some(40),
             stopped: Some(StopReason::Limit),
             next: Some(Request::new(Action::Peek)),
             letters: vec![PeekedLetter {
@@ -587,7 +622,7 @@ mod tests {
             matched: 12,
             archived: 10,
             failed: 2,
-            remaining: 2,
+            remaining: Some(2),
             keys: vec!["dead-letters/2026/03/02/20260302T090000Z-1a2b3c4d-1.jsonl.gz".into()],
             stopped: Some(StopReason::Limit),
             next: Some(Request {

@@ -28,7 +28,7 @@ pub use request::{Action, Mode, PeekedLetter, Report, Request, RequestError, Sta
 pub use wfm_relay_aws::relay::StartError;
 
 use std::time::SystemTime;
-use tracing::info;
+use tracing::{info, warn};
 use wfm_relay_aws::archive::{Archive, ArchiveError};
 use wfm_relay_aws::queues::{QueueError, Queues, Received};
 use wfm_relay_aws::relay::RelayParts;
@@ -143,18 +143,14 @@ impl Replayer {
             self.scan(req, &plan, deadline, &mut report, progress)
                 .await?;
         }
-        report.remaining = self.dlq_depth().await.unwrap_or(0);
-        if plan.continuable
-            && report.stopped.is_some()
-            && (report.remaining > 0 || plan.reads_archive)
-        {
-            report.next = Some(match (&report.next, req.action) {
-                (Some(n), _) => n.clone(),
-                _ => req.clone(),
-            });
-        } else {
-            report.next = None;
-        }
+        report.remaining = match self.dlq_depth().await {
+            Ok(n) => Some(n),
+            Err(e) => {
+                warn!(error = %e, "cannot read the DLQ depth; remaining is unknown");
+                None
+            }
+        };
+        report.next = next_request(&plan, req, &report);
         info!(action = %report.action, matched = report.matched, delivered = report.delivered,
             failed = report.failed, archived = report.archived, redriven = report.redriven,
             remaining = report.remaining, "replayer action done");
@@ -176,6 +172,15 @@ impl Replayer {
             .await
             .map(|d| d.total())
     }
+}
+
+/// The request that continues `req`: when it is continuable and stopped early with work left,
+/// the `next` a stage set (replay-archive: after its last object) or `req` itself. An unknown
+/// DLQ depth (`remaining: null`) counts as work left: a failed read never drops `next`.
+fn next_request(plan: &Plan, req: &Request, report: &Report) -> Option<Request> {
+    let work_left = plan.reads_archive || report.remaining != Some(0);
+    (plan.continuable && report.stopped.is_some() && work_left)
+        .then(|| report.next.clone().unwrap_or_else(|| req.clone()))
 }
 
 /// The metrics of one action: `Delivered`, `Failed`, `Archived` (Count), and the action name as
@@ -211,4 +216,56 @@ pub fn init_tracing() {
         .with_env_filter(filter)
         .with_target(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_kept_when_work_is_left_or_unknown() {
+        let req = Request {
+            limit: Some(1),
+            ..Request::new(Action::Replay)
+        };
+        let stopped = |remaining| Report {
+            action: Action::Replay,
+            stopped: Some(StopReason::Limit),
+            remaining,
+            ..Report::default()
+        };
+        let next = |r: &Report| next_request(&req.plan(), &req, r);
+        assert_eq!(next(&stopped(Some(2))), Some(req.clone()));
+        assert_eq!(
+            next(&stopped(None)),
+            Some(req.clone()),
+            "a failed depth read keeps next"
+        );
+        assert_eq!(next(&stopped(Some(0))), None, "nothing left");
+        let finished = Report {
+            stopped: None,
+            ..stopped(None)
+        };
+        assert_eq!(next(&finished), None, "not stopped early");
+        let dry = Request {
+            dry_run: true,
+            ..req.clone()
+        };
+        assert_eq!(next_request(&dry.plan(), &dry, &stopped(None)), None);
+        let archive = Request {
+            archive_key: Some("dead-letters/".into()),
+            ..Request::new(Action::ReplayArchive)
+        };
+        let mut after = archive.clone();
+        after.start_after = Some("dead-letters/2026/03/02/r-1.jsonl.gz".into());
+        let read = Report {
+            next: Some(after.clone()),
+            ..stopped(Some(0))
+        };
+        assert_eq!(
+            next_request(&archive.plan(), &archive, &read),
+            Some(after),
+            "replay-archive continues whatever the DLQ holds"
+        );
+    }
 }

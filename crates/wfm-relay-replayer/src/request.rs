@@ -240,8 +240,9 @@ pub struct Report {
     pub archived: usize,
     /// Letters moved to the retry queue.
     pub redriven: usize,
-    /// Messages left in the DLQ at the end.
-    pub remaining: usize,
+    /// Messages left in the DLQ at the end; `null` when its depth could not be read (then `next`
+    /// is kept, as if work were left).
+    pub remaining: Option<usize>,
     /// S3 object keys written.
     pub keys: Vec<String>,
     /// `stats` only.
@@ -301,7 +302,7 @@ mod tests {
     fn report_sample_json_round_trips() {
         let sample = r#"{"v":1,"action":"replay-archive","run_id":"20260302T090000Z-1a2b3c4d","dry_run":false,
             "matched":12,"delivered":10,"failed":2,"skipped":0,"unsendable":0,"superseded":0,"archived":0,
-            "redriven":0,"remaining":0,"keys":["dead-letters/2026/03/02/r-1.jsonl.gz"],"stopped":"deadline",
+            "redriven":0,"remaining":null,"keys":["dead-letters/2026/03/02/r-1.jsonl.gz"],"stopped":"deadline",
             "next":{"action":"replay-archive","archive_key":"dead-letters/","start_after":"dead-letters/2026/03/02/r-1.jsonl.gz"}}"#;
         let r: Report = serde_json::from_str(sample).expect("decodes");
         assert_eq!(r.action, Action::ReplayArchive);
@@ -309,6 +310,10 @@ mod tests {
         let json = serde_json::to_value(&r).expect("ser");
         assert_eq!(json["action"], "replay-archive");
         assert_eq!(json["stopped"], "deadline");
+        assert!(
+            json["remaining"].is_null(),
+            "an unknown depth is written as null"
+        );
         let back: Report = serde_json::from_value(json).expect("de");
         assert_eq!(back, r);
         let limit: Report =

@@ -160,6 +160,8 @@ impl Replayer {
         self.release(&state.held).await;
         if plan.page == PageWork::Tally {
             let mut stats = std::mem::take(&mut state.stats);
+            // `stats.depth` keeps its number type (the wire contract); `remaining` says
+            // `null` when the depth is unknown.
             stats.depth = self.dlq_depth().await.unwrap_or(0);
             stats.oldest_age_s = state
                 .oldest

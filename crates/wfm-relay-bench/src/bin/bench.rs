@@ -526,7 +526,7 @@ async fn drain(args: &Args, aws: &AwsClients) -> anyhow::Result<()> {
     loop {
         let report = r.run(&req, None, &|_| {}).await?;
         delivered += report.delivered;
-        if report.remaining == 0 || report.delivered == 0 {
+        if report.remaining == Some(0) || report.delivered == 0 {
             break;
         }
     }

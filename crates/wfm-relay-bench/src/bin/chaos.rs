@@ -559,9 +559,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             report.delivered,
             report.failed,
             report.skipped,
-            report.remaining
+            report
+                .remaining
+                .map_or_else(|| "unknown".to_owned(), |n| n.to_string())
         );
-        if report.remaining == 0 || report.delivered == 0 {
+        if report.remaining == Some(0) || report.delivered == 0 {
             break;
         }
     }
