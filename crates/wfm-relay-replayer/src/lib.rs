@@ -35,7 +35,7 @@ use wfm_relay_aws::relay::RelayParts;
 use wfm_relay_aws::wfm::WfmClient;
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::metrics::{self, Metrics};
-use wfm_relay_core::policy::time_left;
+use wfm_relay_core::policy::{effective_deadline, time_left};
 use wfm_relay_core::replay::DeadLetter;
 
 /// Dead letters per archive object (PRODUCT.md §9: one S3 PUT per chunk of up to 1,000).
@@ -55,6 +55,12 @@ pub enum ReplayError {
     /// An archive call failed.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// A Lambda payload that is not a [`Request`] (unknown action or member, wrong type).
+    #[error("invalid request: {0}")]
+    NotARequest(#[source] serde_json::Error),
+    /// The report could not be written as JSON.
+    #[error("cannot write the report as JSON: {0}")]
+    Encode(#[source] serde_json::Error),
 }
 
 /// A received dead letter.
@@ -111,6 +117,28 @@ impl Replayer {
     fn out_of_time(&self, deadline: Option<SystemTime>) -> bool {
         deadline
             .is_some_and(|d| time_left(d, self.cfg.deadline_reserve, SystemTime::now()).is_zero())
+    }
+
+    /// Handles one Lambda invocation: decodes `payload` as a [`Request`], runs it against the
+    /// invocation's deadline (`runtime_deadline` is Lambda's; one already past counts as absent,
+    /// [`effective_deadline`]) and answers the [`Report`] as JSON.
+    ///
+    /// # Errors
+    /// [`ReplayError::NotARequest`] for a payload that is not a request, and the errors of
+    /// [`Replayer::run`]; the invocation then fails with the message.
+    pub async fn handle(
+        &self,
+        payload: serde_json::Value,
+        runtime_deadline: SystemTime,
+    ) -> Result<serde_json::Value, ReplayError> {
+        let deadline = effective_deadline(
+            runtime_deadline,
+            SystemTime::now(),
+            self.cfg.function_timeout,
+        );
+        let req: Request = serde_json::from_value(payload).map_err(ReplayError::NotARequest)?;
+        let report = self.run(&req, Some(deadline), &|_| {}).await?;
+        serde_json::to_value(report).map_err(ReplayError::Encode)
     }
 
     /// Runs one action. `deadline` is the Lambda deadline (`None` from the CLI); `progress` is
