@@ -3,7 +3,8 @@
 
 use crate::cli::{Cli, RequestSource, parse_request_json};
 use crate::envfile::parse_env_file;
-use crate::render::{Targets, preview_text, progress_text, report_text};
+use crate::preview::{Targets, preview_text};
+use crate::render::{progress_text, report_text};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -194,11 +195,27 @@ async fn run_action(
     replayer.run(req, None, &progress).await
 }
 
-fn replay_error(e: ReplayError) -> Exit {
-    let code = match e {
-        ReplayError::Invalid(_) => Exit::Usage,
+/// The exit code of an action that could not run: 2 for an invalid request (a usage error),
+/// 1 for anything else (AWS, configuration).
+fn error_exit(e: &ReplayError) -> Exit {
+    match e {
+        ReplayError::Invalid(_) | ReplayError::NotARequest(_) => Exit::Usage,
         _ => Exit::Error,
-    };
+    }
+}
+
+/// The exit code of an action that ran: 3 when letters failed (still in the DLQ), else 0.
+fn report_exit(report: &Report) -> Exit {
+    if report.failed > 0 {
+        Exit::Failed
+    } else {
+        Exit::Done
+    }
+}
+
+/// Prints the error with its sources; returns its exit code.
+fn replay_error(e: ReplayError) -> Exit {
+    let code = error_exit(&e);
     eprintln!("relayctl: {:#}", anyhow::Error::from(e));
     code
 }
@@ -292,11 +309,7 @@ async fn run_request(cli: &Cli, req: &Request) -> Exit {
         eprintln!("relayctl: {e}");
         return Exit::Error;
     }
-    if report.failed > 0 {
-        Exit::Failed
-    } else {
-        Exit::Done
-    }
+    report_exit(&report)
 }
 
 #[cfg(test)]
@@ -329,10 +342,33 @@ mod tests {
     }
 
     #[test]
-    fn exit_codes() {
+    fn outcomes_map_to_exit_codes() {
+        // What the process returns: `Exit as u8` through `ExitCode::from`.
+        let code = |e: Exit| e as u8;
+        let failed = Report {
+            delivered: 4,
+            failed: 1,
+            ..Report::default()
+        };
+        assert_eq!(code(report_exit(&failed)), 3, "done, but letters failed");
+        let clean = Report {
+            delivered: 5,
+            ..Report::default()
+        };
+        assert_eq!(code(report_exit(&clean)), 0);
+        let no_bucket = ReplayError::Invalid(RequestError::NeedsBucket("archive".into()));
+        assert_eq!(code(error_exit(&no_bucket)), 2, "a usage error");
+        let invalid = Request {
+            rate_per_s: Some(-1.0),
+            ..Request::new(Action::Replay)
+        };
+        let refused = ReplayError::from(invalid.validate().expect_err("a negative rate"));
+        assert_eq!(code(error_exit(&refused)), 2);
+        let encode = serde_json::from_str::<u8>("x").expect_err("not a number");
         assert_eq!(
-            [Exit::Done, Exit::Error, Exit::Usage, Exit::Failed].map(|e| e as u8),
-            [0, 1, 2, 3]
+            code(error_exit(&ReplayError::Encode(encode))),
+            1,
+            "our error"
         );
     }
 }
