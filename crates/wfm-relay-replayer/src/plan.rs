@@ -142,163 +142,42 @@ mod tests {
 
     #[test]
     fn the_action_dry_run_mode_table() {
-        // (action, dry run, mode) → page, selection, needs bucket, destructive, continuable
+        // (action, dry run, mode) → page work, selection work, and the flags
+        // B = needs the bucket, D = destructive, C = continuable.
+        #[rustfmt::skip]
         let rows = [
-            (
-                Stats,
-                false,
-                History,
-                P::Tally,
-                S::Release,
-                false,
-                false,
-                false,
-            ),
-            (
-                Stats,
-                true,
-                History,
-                P::Tally,
-                S::Release,
-                false,
-                false,
-                false,
-            ),
-            (
-                Peek,
-                false,
-                History,
-                P::Peek,
-                S::Release,
-                false,
-                false,
-                false,
-            ),
-            (
-                Replay,
-                false,
-                History,
-                P::Replay,
-                S::Release,
-                false,
-                true,
-                true,
-            ),
-            (
-                Replay,
-                true,
-                History,
-                P::Hold,
-                S::Release,
-                false,
-                false,
-                false,
-            ),
-            (
-                Replay,
-                false,
-                Latest,
-                P::Collect,
-                S::ReplayLatest,
-                true,
-                true,
-                true,
-            ),
-            // Decided: a dry run never needs the archive bucket (it writes nothing).
-            (
-                Replay,
-                true,
-                Latest,
-                P::Collect,
-                S::CountSuperseded,
-                false,
-                false,
-                false,
-            ),
-            (
-                Redrive,
-                false,
-                History,
-                P::Redrive,
-                S::Release,
-                false,
-                true,
-                true,
-            ),
-            (
-                Redrive,
-                true,
-                History,
-                P::Hold,
-                S::Release,
-                false,
-                false,
-                false,
-            ),
-            (
-                Redrive,
-                false,
-                Latest,
-                P::Redrive,
-                S::Release,
-                false,
-                true,
-                true,
-            ),
-            (
-                Archive,
-                false,
-                History,
-                P::Archive,
-                S::ArchiveRest,
-                true,
-                true,
-                true,
-            ),
-            (
-                Archive,
-                true,
-                History,
-                P::Hold,
-                S::Release,
-                false,
-                false,
-                false,
-            ),
-            (
-                ReplayArchive,
-                false,
-                History,
-                P::Hold,
-                S::Release,
-                true,
-                true,
-                true,
-            ),
+            (Stats,         false, History, P::Tally,   S::Release,         ""),
+            (Stats,         true,  History, P::Tally,   S::Release,         ""),
+            (Peek,          false, History, P::Peek,    S::Release,         ""),
+            (Replay,        false, History, P::Replay,  S::Release,         "DC"),
+            (Replay,        true,  History, P::Hold,    S::Release,         ""),
+            (Replay,        false, Latest,  P::Collect, S::ReplayLatest,    "BDC"),
+            // Decided (issue 8, c): a dry run never needs the archive bucket (it writes nothing).
+            (Replay,        true,  Latest,  P::Collect, S::CountSuperseded, ""),
+            (Redrive,       false, History, P::Redrive, S::Release,         "DC"),
+            (Redrive,       true,  History, P::Hold,    S::Release,         ""),
+            (Redrive,       false, Latest,  P::Redrive, S::Release,         "DC"),
+            (Archive,       false, History, P::Archive, S::ArchiveRest,     "BDC"),
+            (Archive,       true,  History, P::Hold,    S::Release,         ""),
+            (ReplayArchive, false, History, P::Hold,    S::Release,         "BDC"),
             // It reads the archive, so even its dry run needs the bucket.
-            (
-                ReplayArchive,
-                true,
-                History,
-                P::Hold,
-                S::Release,
-                true,
-                false,
-                false,
-            ),
+            (ReplayArchive, true,  History, P::Hold,    S::Release,         "B"),
         ];
-        for (action, dry_run, mode, page, selection, bucket, destructive, continuable) in rows {
+        for (action, dry_run, mode, page, selection, flags) in rows {
             let p = Plan::new(action, dry_run, mode);
-            let got = (
-                p.page,
-                p.selection,
-                p.needs_bucket,
-                p.destructive,
-                p.continuable,
-            );
+            let mut got = String::new();
+            for (flag, set) in [
+                ('B', p.needs_bucket),
+                ('D', p.destructive),
+                ('C', p.continuable),
+            ] {
+                if set {
+                    got.push(flag);
+                }
+            }
             assert_eq!(
-                got,
-                (page, selection, bucket, destructive, continuable),
+                (p.page, p.selection, got.as_str()),
+                (page, selection, flags),
                 "{action:?} dry_run={dry_run} {mode:?}"
             );
             assert_eq!(

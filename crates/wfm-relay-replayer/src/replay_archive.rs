@@ -2,8 +2,8 @@
 //! prefix, in key order) to WFM. Nothing is deleted; `next` continues after the last object read.
 
 use crate::pacer::Pacer;
-use crate::replay::{ReplayOutcome, sendable};
-use crate::{DEFAULT_CONCURRENCY, ReplayError, Replayer, Report, Request, StopReason};
+use crate::replay::{ReplayCtx, ReplayOutcome, sendable};
+use crate::{ReplayError, Replayer, Report, Request, StopReason};
 use futures_util::StreamExt;
 use std::time::SystemTime;
 use wfm_relay_aws::archive::Archive;
@@ -26,6 +26,11 @@ impl Replayer {
         };
         let keys = object_keys(archive, req).await?;
         let pacer = Pacer::new(req.rate_per_s);
+        let ctx = ReplayCtx {
+            deadline,
+            pacer: &pacer,
+            concurrency: req.concurrency,
+        };
         let limit = req.effective_limit();
         for k in keys {
             if self.out_of_time(deadline) || report.matched >= limit {
@@ -48,10 +53,10 @@ impl Replayer {
             if !req.dry_run {
                 let results: Vec<ReplayOutcome> = futures_util::stream::iter(selected)
                     .map(|mut env| {
-                        let pacer = &pacer;
-                        async move { self.deliver(&mut env, deadline, pacer).await }
+                        let ctx = &ctx;
+                        async move { self.deliver(&mut env, ctx.deadline, ctx.pacer).await }
                     })
-                    .buffer_unordered(req.concurrency.unwrap_or(DEFAULT_CONCURRENCY))
+                    .buffer_unordered(ctx.in_flight())
                     .collect()
                     .await;
                 for r in results {
