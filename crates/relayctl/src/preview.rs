@@ -4,7 +4,7 @@
 use crate::render::letters;
 use std::fmt::Write as _;
 use wfm_relay_core::replay::Filter;
-use wfm_relay_replayer::{Action, Mode, Report, Request};
+use wfm_relay_replayer::{Action, Report, Request};
 
 /// Where an action sends or writes, for the confirmation text (from the replayer's config).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub fn preview_text(req: &Request, dry: &Report, t: &Targets) -> String {
     let _ = match req.action {
         Action::Replay => {
             let _ = write!(out, "will replay {} to {}", letters(sent), t.wfm_url);
-            if req.mode == Mode::Latest {
+            if req.plan().reads_whole_selection {
                 let _ = write!(
                     out,
                     "; {} superseded will be archived to {} and not sent",
@@ -142,6 +142,7 @@ pub fn preview_text(req: &Request, dry: &Report, t: &Targets) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wfm_relay_replayer::Mode;
 
     fn targets() -> Targets {
         Targets {

@@ -259,3 +259,95 @@ impl Replayer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Action;
+    use wfm_relay_core::envelope::EnvelopeV1;
+    use wfm_relay_core::event::parse_event;
+    use wfm_relay_core::replay::Filter;
+
+    const PRESENCE: &str = include_str!("../../../tests/fixtures/genesys/presence-break.json");
+    const USER: &str = "aaaaaaaa-0000-4000-8000-0000000000a1";
+
+    fn msg(id: &str, body: String) -> Received {
+        Received {
+            message_id: id.into(),
+            receipt_handle: format!("h-{id}"),
+            body,
+            sent_at: None,
+        }
+    }
+
+    fn ids(letters: &[Letter]) -> Vec<&str> {
+        letters.iter().map(|l| l.msg.message_id.as_str()).collect()
+    }
+
+    #[test]
+    fn select_sorts_a_page_into_work_held_and_counted() {
+        let req = Request {
+            filter: Filter {
+                user_id: Some(USER.into()),
+                ..Filter::default()
+            },
+            limit: Some(3),
+            ..Request::new(Action::Replay)
+        };
+        let plan = req.plan();
+        let pacer = Pacer::new(None);
+        let cx = ScanCtx {
+            req: &req,
+            plan: &plan,
+            replay: ReplayCtx {
+                deadline: None,
+                pacer: &pacer,
+                concurrency: None,
+            },
+            progress: &|_| {},
+        };
+        let ours = EnvelopeV1::new(
+            PRESENCE.as_bytes(),
+            parse_event(PRESENCE.as_bytes()).ok().as_ref(),
+        );
+        let mut other_user = ours.clone();
+        other_user.user_id = Some("someone-else".into());
+        let mut broken = EnvelopeV1::new(b"not an event", None);
+        broken.user_id = Some(USER.into());
+        let mut state = ScanState::default();
+        state.rewritten.insert("copy".into());
+        let mut report = Report::default();
+        let page = vec![
+            msg("a", ours.to_json()),
+            msg("b", other_user.to_json()),
+            msg("c", broken.to_json()),
+            msg("copy", ours.to_json()),
+            msg("d", PRESENCE.to_owned()),
+        ];
+        let (work, cycled) = state.select(page, &cx, req.effective_limit(), &mut report);
+        assert_eq!(
+            ids(&work),
+            ["a", "d"],
+            "a raw EventBridge event is replayed too"
+        );
+        assert!(!cycled);
+        assert_eq!(
+            (report.matched, report.skipped, report.unsendable),
+            (3, 1, 1),
+            "b does not match, c cannot be sent, the rewritten copy is not counted"
+        );
+        let held: Vec<&str> = state.held.iter().map(|m| m.message_id.as_str()).collect();
+        assert_eq!(held, ["b", "c", "copy"]);
+
+        // The queue has come round (a seen again); e matches but the limit is reached.
+        let (work, cycled) = state.select(
+            vec![msg("a", ours.to_json()), msg("e", ours.to_json())],
+            &cx,
+            req.effective_limit(),
+            &mut report,
+        );
+        assert!(work.is_empty() && cycled);
+        assert_eq!((report.matched, report.skipped), (3, 2));
+        assert_eq!(state.held.len(), 5, "nothing is dropped");
+    }
+}
