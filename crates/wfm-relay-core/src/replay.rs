@@ -145,17 +145,30 @@ pub struct Filter {
     pub to: Option<String>,
 }
 
+/// A filter time bound that is not an RFC 3339 time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("filter.{bound} `{value}` is not an RFC 3339 time")]
+pub struct FilterError {
+    /// `from` or `to`.
+    pub bound: &'static str,
+    /// The value given.
+    pub value: String,
+}
+
 impl Filter {
     /// Checks the time bounds parse.
     ///
     /// # Errors
-    /// A message naming the bound that is not RFC 3339.
-    pub fn validate(&self) -> Result<(), String> {
-        for (name, v) in [("from", &self.from), ("to", &self.to)] {
+    /// [`FilterError`] naming the bound that is not RFC 3339.
+    pub fn validate(&self) -> Result<(), FilterError> {
+        for (bound, v) in [("from", &self.from), ("to", &self.to)] {
             if let Some(v) = v
                 && parse_rfc3339(v).is_none()
             {
-                return Err(format!("filter.{name} `{v}` is not an RFC 3339 time"));
+                return Err(FilterError {
+                    bound,
+                    value: v.clone(),
+                });
             }
         }
         Ok(())
@@ -367,13 +380,15 @@ mod tests {
             to: Some("2025-03-04T09:15:01.874Z".into()),
             ..Default::default()
         });
-        assert!(
-            Filter {
-                from: Some("yesterday".into()),
-                ..Default::default()
-            }
-            .validate()
-            .is_err()
+        let err = Filter {
+            from: Some("yesterday".into()),
+            ..Default::default()
+        }
+        .validate()
+        .expect_err("not RFC 3339");
+        assert_eq!(
+            err.to_string(),
+            "filter.from `yesterday` is not an RFC 3339 time"
         );
         let mut redriven = e.clone();
         redriven.reason = None;

@@ -2,8 +2,8 @@
 //! (`aws lambda invoke --payload '{"action":"stats"}'`) and for `relayctl --json`.
 
 use serde::{Deserialize, Serialize};
-use wfm_relay_core::replay::Filter;
 pub use wfm_relay_core::replay::Stats;
+use wfm_relay_core::replay::{Filter, FilterError};
 
 /// What to do. The default is the read-only `stats` (for an empty [`Report`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,7 +124,7 @@ impl Request {
         if self.v != 1 {
             return Err(RequestError::Version(self.v));
         }
-        self.filter.validate().map_err(RequestError::Filter)?;
+        self.filter.validate()?;
         if self.rate_per_s.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
             return Err(RequestError::Rate);
         }
@@ -156,9 +156,9 @@ pub enum RequestError {
     /// `v` is not 1.
     #[error("v {0} is not supported (1 is)")]
     Version(u32),
-    /// A filter bound is not an RFC 3339 time (the message names it).
-    #[error("{0}")]
-    Filter(String),
+    /// A filter bound is not an RFC 3339 time.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
     /// `rate_per_s` is not a positive finite number.
     #[error("rate_per_s must be a positive number")]
     Rate,
