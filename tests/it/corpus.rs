@@ -680,7 +680,7 @@ async fn replayer_replays_or_keeps_every_corpus_letter() {
         "every POST is a corpus event"
     );
     assert_eq!(
-        rep.delivered + rep.remaining,
+        rep.delivered + rep.remaining.expect("the DLQ depth is read"),
         sent,
         "every letter is delivered or still in the DLQ: {rep:?}"
     );

@@ -147,7 +147,7 @@ async fn s3_put_failing_during_archive_leaves_every_dead_letter_in_the_dlq() {
     assert_eq!(rep.archived, 0);
     assert_eq!(rep.failed, 3, "{rep:?}");
     assert!(rep.keys.is_empty(), "{rep:?}");
-    assert_eq!(rep.remaining, 3);
+    assert_eq!(rep.remaining, Some(3));
     assert!(proxy.count("S3:PUT") >= 1);
     assert_eq!(stack.visible_now(&stack.dlq_url).await, 3, "visible again");
     let objects = stack
@@ -192,7 +192,7 @@ async fn dlq_delete_failing_after_a_replay_keeps_the_letter_and_the_next_replay_
         .await
         .expect("the action reports");
     assert_eq!((first.matched, first.delivered), (1, 1), "{first:?}");
-    assert_eq!(first.remaining, 1, "the letter is still in the DLQ");
+    assert_eq!(first.remaining, Some(1), "the letter is still in the DLQ");
     assert_eq!(stack.depth(&stack.dlq_url).await, 1);
     assert!(proxy.count("AmazonSQS.DeleteMessageBatch") >= 1);
 
@@ -229,7 +229,7 @@ async fn dlq_delete_failing_after_a_replay_keeps_the_letter_and_the_next_replay_
         .await
         .expect("the action reports");
     assert_eq!((second.matched, second.delivered), (1, 1), "{second:?}");
-    assert_eq!(second.remaining, 0);
+    assert_eq!(second.remaining, Some(0));
     assert_eq!(stack.depth(&stack.dlq_url).await, 0);
     let posts = wfm.requests();
     assert_eq!(posts.len(), 2, "a duplicate, never a loss");
@@ -240,6 +240,46 @@ async fn dlq_delete_failing_after_a_replay_keeps_the_letter_and_the_next_replay_
     assert_eq!(keys[0], keys[1], "the same Idempotency-Key both times");
     assert!(posts.iter().all(|p| p.body == event));
     assert!(posts.iter().all(|p| p.header("x-replay") == Some("true")));
+}
+
+#[tokio::test]
+async fn dlq_depth_failing_reports_remaining_unknown_and_keeps_next() {
+    let stack = Stack::create(StackOptions::default()).await;
+    for i in 0..2 {
+        let e = presence_event(
+            &format!("faults-depth-{i}"),
+            "aaaaaaaa-0000-4000-8000-0000000000f6",
+            &format!("2026-03-02T09:00:0{i}.000Z"),
+        );
+        stack.park(&e, Reason::TransientExhausted, 12).await;
+    }
+    let wfm = wfm(&[200]).await;
+    let proxy = FaultProxy::start(endpoint()).await.expect("proxy");
+    proxy.set_fault(
+        "AmazonSQS.GetQueueAttributes",
+        Some(sqs_json_error(400, "InvalidAttributeName", "injected")),
+    );
+    let r = replayer_with(
+        &stack,
+        &wfm.url(),
+        sqs_via(&proxy.url()).await,
+        stack.aws.s3.clone(),
+    );
+    let req = Request {
+        limit: Some(1),
+        ..Request::new(Action::Replay)
+    };
+    let rep = r
+        .run(&req, Some(deadline()), &no_progress)
+        .await
+        .expect("the action reports");
+    assert_eq!((rep.matched, rep.delivered), (1, 1), "{rep:?}");
+    assert!(proxy.count("AmazonSQS.GetQueueAttributes") >= 1);
+    assert_eq!(rep.remaining, None, "unknown, not 0: {rep:?}");
+    assert_eq!(rep.next, Some(req), "the request to continue is kept");
+    let json = serde_json::to_value(&rep).expect("report JSON");
+    assert!(json["remaining"].is_null(), "{json}");
+    assert_eq!(stack.depth(&stack.dlq_url).await, 1, "one letter is left");
 }
 
 #[tokio::test]

@@ -3,13 +3,14 @@
 
 use crate::cli::{Cli, RequestSource, parse_request_json};
 use crate::envfile::parse_env_file;
-use crate::render::{Targets, preview_text, progress_text, report_text};
+use crate::preview::{Targets, preview_text};
+use crate::render::{progress_text, report_text};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
-use wfm_relay_replayer::{Action, Mode, ReplayError, Replayer, Report, Request};
+use wfm_relay_replayer::{ReplayError, Replayer, Report, Request, RequestError};
 
 /// Set in the re-executed process once `--env-file` is applied (its value is the file's path).
 pub const ENV_FILE_LOADED: &str = "RELAYCTL_ENV_FILE_LOADED";
@@ -36,19 +37,10 @@ impl From<Exit> for ExitCode {
     }
 }
 
-/// Whether the request changes the DLQ or sends to WFM, so it needs a confirmation.
+/// Whether the request changes the DLQ or sends to WFM, so it needs a confirmation
+/// ([`wfm_relay_replayer::Plan::destructive`]).
 pub fn needs_confirmation(req: &Request) -> bool {
-    !req.dry_run
-        && matches!(
-            req.action,
-            Action::Replay | Action::Redrive | Action::Archive | Action::ReplayArchive
-        )
-}
-
-/// Whether the request writes to the archive bucket (the replayer refuses it without one).
-fn needs_bucket(req: &Request) -> bool {
-    matches!(req.action, Action::Archive | Action::ReplayArchive)
-        || (req.action == Action::Replay && req.mode == Mode::Latest)
+    req.plan().destructive
 }
 
 fn fail(code: Exit, msg: impl std::fmt::Display) -> ExitCode {
@@ -133,7 +125,7 @@ fn load_request(cli: &Cli) -> Result<Request, String> {
             parse_request_json(&text).map_err(|e| format!("--request-file {}: {e}", p.display()))?
         }
     };
-    req.validate()?;
+    req.validate().map_err(|e| e.to_string())?;
     Ok(req)
 }
 
@@ -203,11 +195,27 @@ async fn run_action(
     replayer.run(req, None, &progress).await
 }
 
-fn replay_error(e: ReplayError) -> Exit {
-    let code = match e {
-        ReplayError::Invalid(_) => Exit::Usage,
+/// The exit code of an action that could not run: 2 for an invalid request (a usage error),
+/// 1 for anything else (AWS, configuration).
+fn error_exit(e: &ReplayError) -> Exit {
+    match e {
+        ReplayError::Invalid(_) | ReplayError::NotARequest(_) => Exit::Usage,
         _ => Exit::Error,
-    };
+    }
+}
+
+/// The exit code of an action that ran: 3 when letters failed (still in the DLQ), else 0.
+fn report_exit(report: &Report) -> Exit {
+    if report.failed > 0 {
+        Exit::Failed
+    } else {
+        Exit::Done
+    }
+}
+
+/// Prints the error with its sources; returns its exit code.
+fn replay_error(e: ReplayError) -> Exit {
+    let code = error_exit(&e);
     eprintln!("relayctl: {:#}", anyhow::Error::from(e));
     code
 }
@@ -253,16 +261,12 @@ async fn run_request(cli: &Cli, req: &Request) -> Exit {
         }
     };
     let targets = targets(&replayer);
-    if needs_bucket(req) && targets.archive_bucket.is_none() {
+    // Checked before the confirmation's dry run, which (writing nothing) needs no bucket.
+    if req.plan().needs_bucket && targets.archive_bucket.is_none() {
         bar.finish_and_clear();
         eprintln!(
-            "relayctl: {}{} needs ARCHIVE_BUCKET to be configured",
-            req.action.as_str(),
-            if req.mode == Mode::Latest {
-                " --mode latest"
-            } else {
-                ""
-            }
+            "relayctl: {}",
+            RequestError::NeedsBucket(req.command_text())
         );
         return Exit::Usage;
     }
@@ -305,16 +309,13 @@ async fn run_request(cli: &Cli, req: &Request) -> Exit {
         eprintln!("relayctl: {e}");
         return Exit::Error;
     }
-    if report.failed > 0 {
-        Exit::Failed
-    } else {
-        Exit::Done
-    }
+    report_exit(&report)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wfm_relay_replayer::Action;
 
     #[test]
     fn confirmation_is_for_actions_that_change_or_send() {
@@ -341,10 +342,33 @@ mod tests {
     }
 
     #[test]
-    fn exit_codes() {
+    fn outcomes_map_to_exit_codes() {
+        // What the process returns: `Exit as u8` through `ExitCode::from`.
+        let code = |e: Exit| e as u8;
+        let failed = Report {
+            delivered: 4,
+            failed: 1,
+            ..Report::default()
+        };
+        assert_eq!(code(report_exit(&failed)), 3, "done, but letters failed");
+        let clean = Report {
+            delivered: 5,
+            ..Report::default()
+        };
+        assert_eq!(code(report_exit(&clean)), 0);
+        let no_bucket = ReplayError::Invalid(RequestError::NeedsBucket("archive".into()));
+        assert_eq!(code(error_exit(&no_bucket)), 2, "a usage error");
+        let invalid = Request {
+            rate_per_s: Some(-1.0),
+            ..Request::new(Action::Replay)
+        };
+        let refused = ReplayError::from(invalid.validate().expect_err("a negative rate"));
+        assert_eq!(code(error_exit(&refused)), 2);
+        let encode = serde_json::from_str::<u8>("x").expect_err("not a number");
         assert_eq!(
-            [Exit::Done, Exit::Error, Exit::Usage, Exit::Failed].map(|e| e as u8),
-            [0, 1, 2, 3]
+            code(error_exit(&ReplayError::Encode(encode))),
+            1,
+            "our error"
         );
     }
 }

@@ -1,13 +1,12 @@
 //! The command line: clap types and their mapping to a replayer [`Request`] (the same JSON the
 //! replayer Lambda takes, PRODUCT.md §6). Pure: nothing here touches AWS.
 
-use clap::builder::{PossibleValuesParser, RangedU64ValueParser, TypedValueParser};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+pub use crate::args::{
+    ChangeArgs, FilterArgs, ModeArg, PaceArgs, ReplayArchiveArgs, ReplayArgs, ScanArgs,
+};
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use wfm_relay_core::envelope::Reason;
-use wfm_relay_core::replay::Filter;
-use wfm_relay_core::timefmt::parse_rfc3339;
-use wfm_relay_replayer::{Action, Mode, Request};
+use wfm_relay_replayer::{Action, Request};
 
 const ABOUT: &str = "Operator CLI for wfm-relay's dead letters: look at them, send them to WFM again, put them back on the retry queue or archive them in S3.";
 
@@ -34,8 +33,6 @@ Interrupted (Ctrl-C)? Nothing is lost: the letters the run was holding reappear 
 within 15 minutes; letters already delivered, moved or archived are gone from it.
 
 Exit codes: 0 done; 1 error; 2 usage error or refused; 3 done, but some letters failed.";
-
-const FILTER_HELP: &str = "Filter";
 
 /// `relayctl`: the operator CLI over the replayer library.
 #[derive(Debug, Clone, Parser)]
@@ -134,172 +131,6 @@ Examples:
     ReplayArchive(ReplayArchiveArgs),
 }
 
-/// Which dead letters (all of them when no flag is given; every given flag must match).
-#[derive(Debug, Clone, Default, Args)]
-pub struct FilterArgs {
-    /// Topic glob (`*` any run, `?` one character), e.g. 'v2.users.*.presence'.
-    #[arg(long, value_name = "GLOB", help_heading = FILTER_HELP)]
-    pub topic: Option<String>,
-    /// Agent user id (exact).
-    #[arg(long, value_name = "ID", help_heading = FILTER_HELP)]
-    pub user_id: Option<String>,
-    /// Why the letter was parked (redriven: moved by SQS after too many receives).
-    #[arg(long, value_name = "TOKEN", help_heading = FILTER_HELP,
-        value_parser = PossibleValuesParser::new(REASONS).try_map(|s| parse_reason(&s)))]
-    pub reason: Option<Reason>,
-    /// Last HTTP status WFM answered, e.g. 503.
-    #[arg(long, value_name = "CODE", help_heading = FILTER_HELP,
-        value_parser = RangedU64ValueParser::<u16>::new().range(100..=599))]
-    pub status: Option<u16>,
-    /// Event time at or after this RFC 3339 time, e.g. 2026-03-02T08:00:00Z.
-    #[arg(long, value_name = "RFC3339", help_heading = FILTER_HELP, value_parser = rfc3339)]
-    pub from: Option<String>,
-    /// Event time before this RFC 3339 time.
-    #[arg(long, value_name = "RFC3339", help_heading = FILTER_HELP, value_parser = rfc3339)]
-    pub to: Option<String>,
-}
-
-/// `stats`, `peek`: a filter and a limit.
-#[derive(Debug, Clone, Default, Args)]
-pub struct ScanArgs {
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub filter: FilterArgs,
-    /// At most N matching dead letters (peek: 10 by default).
-    #[arg(long, value_name = "N", value_parser = limit_parser())]
-    pub limit: Option<usize>,
-}
-
-/// `redrive`, `archive`: a filter, a limit, dry run.
-#[derive(Debug, Clone, Default, Args)]
-pub struct ChangeArgs {
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub scan: ScanArgs,
-    /// Show what would happen; change nothing, send nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-}
-
-/// How fast replays POST to WFM.
-#[derive(Debug, Clone, Default, Args)]
-pub struct PaceArgs {
-    /// At most this many POSTs per second (default: no limit).
-    #[arg(long, value_name = "PER_SECOND", value_parser = positive_rate)]
-    pub rate: Option<f64>,
-    /// POSTs in flight at once, 1-50 (default 4).
-    #[arg(long, value_name = "N",
-        value_parser = RangedU64ValueParser::<usize>::new().range(1..=50))]
-    pub concurrency: Option<usize>,
-}
-
-/// `replay`.
-#[derive(Debug, Clone, Default, Args)]
-pub struct ReplayArgs {
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub change: ChangeArgs,
-    /// Which events to send.
-    #[arg(long, value_enum, default_value_t = ModeArg::History)]
-    pub mode: ModeArg,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub pace: PaceArgs,
-}
-
-/// `replay-archive`.
-#[derive(Debug, Clone, Default, Args)]
-pub struct ReplayArchiveArgs {
-    /// Archive object key (….jsonl.gz) or key prefix, e.g. dead-letters/2026/03/02/.
-    #[arg(long, value_name = "KEY_OR_PREFIX")]
-    pub key: String,
-    /// Continue after this object key (from a previous report's `next`).
-    #[arg(long, value_name = "KEY")]
-    pub start_after: Option<String>,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub change: ChangeArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub pace: PaceArgs,
-}
-
-/// `--mode`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum ModeArg {
-    /// Every event, with its original event time.
-    #[default]
-    History,
-    /// Only the newest state per agent and topic; older ones archived as superseded.
-    Latest,
-}
-
-impl From<ModeArg> for Mode {
-    fn from(m: ModeArg) -> Self {
-        match m {
-            ModeArg::History => Mode::History,
-            ModeArg::Latest => Mode::Latest,
-        }
-    }
-}
-
-/// The reason tokens `--reason` accepts, as the envelope writes them
-/// (`wfm_relay_core::envelope::Reason`).
-pub const REASONS: [&str; 9] = [
-    "invalid_event",
-    "rejected",
-    "gone",
-    "transient_exhausted",
-    "redriven",
-    "oversize",
-    "expired",
-    "unknown_source",
-    "superseded",
-];
-
-/// Parses a reason token through the envelope's own serde names, so the CLI cannot drift from
-/// what dead letters carry.
-///
-/// # Errors
-/// A message listing the tokens when `s` is none of them.
-pub fn parse_reason(s: &str) -> Result<Reason, String> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned()))
-        .map_err(|_| format!("`{s}` is not a reason; one of: {}", REASONS.join(", ")))
-}
-
-fn rfc3339(s: &str) -> Result<String, String> {
-    parse_rfc3339(s)
-        .map(|_| s.to_owned())
-        .ok_or_else(|| format!("`{s}` is not an RFC 3339 time such as 2026-03-02T08:00:00Z"))
-}
-
-fn positive_rate(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
-        _ => Err(format!(
-            "`{s}` is not a positive number of POSTs per second"
-        )),
-    }
-}
-
-fn limit_parser() -> RangedU64ValueParser<usize> {
-    RangedU64ValueParser::<usize>::new().range(1..)
-}
-
-impl FilterArgs {
-    /// The replayer's filter.
-    pub fn to_filter(&self) -> Filter {
-        Filter {
-            topic: self.topic.clone(),
-            user_id: self.user_id.clone(),
-            reason: self.reason,
-            status: self.status,
-            from: self.from.clone(),
-            to: self.to.clone(),
-        }
-    }
-}
-
 impl Command {
     /// The replayer request this subcommand stands for.
     pub fn to_request(&self) -> Request {
@@ -370,7 +201,7 @@ impl Cli {
 /// A message saying what is wrong with it.
 pub fn parse_request_json(text: &str) -> Result<Request, String> {
     let req: Request = serde_json::from_str(text).map_err(|e| format!("not a request: {e}"))?;
-    req.validate()?;
+    req.validate().map_err(|e| e.to_string())?;
     Ok(req)
 }
 
@@ -378,6 +209,9 @@ pub fn parse_request_json(text: &str) -> Result<Request, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use wfm_relay_core::envelope::Reason;
+    use wfm_relay_core::replay::Filter;
+    use wfm_relay_replayer::Mode;
 
     fn request(args: &[&str]) -> Request {
         let cli = Cli::try_parse_from(std::iter::once("relayctl").chain(args.iter().copied()))
@@ -531,19 +365,6 @@ mod tests {
             let e = refused(args);
             assert!(e.contains(needle), "{args:?}: {e}");
         }
-    }
-
-    #[test]
-    fn reason_tokens_are_the_envelope_tokens() {
-        for token in REASONS {
-            let r = parse_reason(token).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(r.as_str(), token);
-        }
-        assert!(
-            parse_reason("Rejected")
-                .expect_err("case matters")
-                .contains("transient_exhausted")
-        );
     }
 
     #[test]

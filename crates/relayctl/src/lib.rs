@@ -2,12 +2,16 @@
 //! [`wfm_relay_replayer::Request`]s the replayer Lambda takes, run from an on-call laptop with
 //! a confirmation step, a progress line and human or JSON output.
 //!
-//! * [`cli`]: clap types and their mapping to a request (pure).
+//! * [`cli`]: the clap command line and its mapping to a request (pure).
+//! * [`args`]: the subcommands' flag groups and value parsers (pure).
 //! * [`render`]: human output from a report (pure).
+//! * [`preview`]: the confirmation text from a dry-run report (pure).
 //! * [`envfile`]: the `--env-file` parser (pure).
 //! * [`app`]: the run itself (environment, AWS, terminal, exit code).
 
 pub mod app;
+pub mod args;
 pub mod cli;
 pub mod envfile;
+pub mod preview;
 pub mod render;

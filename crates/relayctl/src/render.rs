@@ -1,50 +1,27 @@
 //! Human output: plain aligned text from a replayer [`Report`] (`--json` prints the report
-//! itself). Pure functions returning `String`, so they are tested without AWS.
+//! itself): stats tables, peeked letters, an action's counts, the progress line. Pure functions
+//! returning `String`, so they are tested without AWS. The confirmation text is in
+//! [`crate::preview`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use wfm_relay_core::replay::Filter;
-use wfm_relay_replayer::{Action, Mode, PeekedLetter, Report, Request};
+use wfm_relay_replayer::{Action, PeekedLetter, Report, StopReason};
 
 /// Rows shown per stats table; the rest are summed in one line (`--json` has them all).
 pub const TABLE_ROWS: usize = 20;
 
-/// Where an action sends or writes, for the confirmation text (from the replayer's config).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Targets {
-    /// `WFM_URL`.
-    pub wfm_url: String,
-    /// `DLQ_URL`.
-    pub dlq_url: String,
-    /// `RETRY_QUEUE_URL`.
-    pub retry_queue_url: String,
-    /// `ARCHIVE_BUCKET`, when set.
-    pub archive_bucket: Option<String>,
-    /// `ARCHIVE_PREFIX`.
-    pub archive_prefix: String,
-}
-
-impl Targets {
-    fn archive_url(&self) -> String {
-        match &self.archive_bucket {
-            Some(b) => format!("s3://{b}/{}/", self.archive_prefix),
-            None => "S3 (ARCHIVE_BUCKET is not set)".into(),
-        }
-    }
-}
-
 /// The report for people: a table per count for `stats`, one block per letter for `peek`, the
 /// counts, keys and `next` request for the other actions.
 pub fn report_text(report: &Report) -> String {
-    match report.action.as_str() {
-        "stats" => stats_text(report),
-        "peek" => peek_text(report),
+    match report.action {
+        Action::Stats => stats_text(report),
+        Action::Peek => peek_text(report),
         _ => counts_text(report),
     }
 }
 
 /// `1` → `1 dead letter`, `2` → `2 dead letters`.
-fn letters(n: usize) -> String {
+pub(crate) fn letters(n: usize) -> String {
     format!("{n} dead letter{}", if n == 1 { "" } else { "s" })
 }
 
@@ -56,34 +33,6 @@ pub fn age(secs: u64) -> String {
         (0, 0, _) => format!("{m}m {s}s"),
         (0, _, _) => format!("{h}h {m}m"),
         _ => format!("{d}d {h}h"),
-    }
-}
-
-/// The filter in words: `topic v2.users.*.presence, reason rejected`, or `all dead letters`.
-pub fn filter_text(f: &Filter) -> String {
-    let mut parts = Vec::new();
-    if let Some(t) = &f.topic {
-        parts.push(format!("topic {t}"));
-    }
-    if let Some(u) = &f.user_id {
-        parts.push(format!("user {u}"));
-    }
-    if let Some(r) = f.reason {
-        parts.push(format!("reason {}", r.as_str()));
-    }
-    if let Some(s) = f.status {
-        parts.push(format!("last status {s}"));
-    }
-    if let Some(from) = &f.from {
-        parts.push(format!("event time from {from}"));
-    }
-    if let Some(to) = &f.to {
-        parts.push(format!("event time before {to}"));
-    }
-    if parts.is_empty() {
-        "all dead letters".into()
-    } else {
-        parts.join(", ")
     }
 }
 
@@ -195,8 +144,8 @@ fn letter_block(out: &mut String, p: &PeekedLetter) {
 
 fn peek_text(r: &Report) -> String {
     let mut out = format!("{} shown", letters(r.letters.len()));
-    if r.remaining > 0 {
-        let _ = write!(out, " ({} in the DLQ)", r.remaining);
+    if let Some(n) = r.remaining.filter(|n| *n > 0) {
+        let _ = write!(out, " ({n} in the DLQ)");
     }
     out.push('\n');
     for p in &r.letters {
@@ -207,12 +156,12 @@ fn peek_text(r: &Report) -> String {
 }
 
 /// The counts that matter for an action; the other counts are shown when not zero.
-fn primary(action: &str) -> &'static [&'static str] {
+fn primary(action: Action) -> &'static [&'static str] {
     match action {
-        "replay" | "replay-archive" => &["delivered", "failed"],
-        "redrive" => &["redriven", "failed"],
-        "archive" => &["archived", "failed"],
-        _ => &[],
+        Action::Replay | Action::ReplayArchive => &["delivered", "failed"],
+        Action::Redrive => &["redriven", "failed"],
+        Action::Archive => &["archived", "failed"],
+        Action::Stats | Action::Peek => &[],
     }
 }
 
@@ -232,16 +181,28 @@ fn counts_text(r: &Report) -> String {
         ("superseded", r.superseded),
         ("archived", r.archived),
         ("redriven", r.redriven),
-        ("remaining", r.remaining),
     ];
-    let main = primary(&r.action);
+    let main = primary(r.action);
     for (name, n) in rows {
-        // `remaining` is the DLQ's depth, which replay-archive does not touch.
-        let always = name == "matched" || (name == "remaining" && r.action != "replay-archive");
         // A dry run counts matches only: its zero deliveries would read like a result.
         let primary = main.contains(&name) && !r.dry_run;
-        if always || primary || (n > 0 && name != "remaining") {
+        if name == "matched" || primary || n > 0 {
             let _ = writeln!(out, "  {name:<11} {n:>7}");
+        }
+    }
+    // `remaining` is the DLQ's depth, which replay-archive does not touch.
+    if !r.action.reads_archive() {
+        match r.remaining {
+            Some(n) => {
+                let _ = writeln!(out, "  {:<11} {n:>7}", "remaining");
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  {:<11} unknown (the DLQ depth could not be read)",
+                    "remaining"
+                );
+            }
         }
     }
     if r.failed > 0 {
@@ -255,7 +216,7 @@ fn counts_text(r: &Report) -> String {
         let _ = writeln!(
             out,
             "{}:",
-            if r.action == "replay-archive" {
+            if r.action.reads_archive() {
                 "archive objects read"
             } else {
                 "S3 objects written"
@@ -272,10 +233,10 @@ fn counts_text(r: &Report) -> String {
 fn stopped_and_next(out: &mut String, r: &Report) {
     // peek and stats leave every letter in place: their `next` would show the same letters
     // again, and a peek always stops at its limit.
-    let reads_only = r.action == "peek" || r.action == "stats";
-    match r.stopped.as_deref() {
-        Some("limit") if r.action == "peek" => {}
-        Some("limit") if r.action == "stats" => {
+    let reads_only = r.action.reads_only();
+    match r.stopped {
+        Some(StopReason::Limit) if r.action == Action::Peek => {}
+        Some(StopReason::Limit) if r.action == Action::Stats => {
             let _ = writeln!(
                 out,
                 "stopped early: limit (the counts cover the first matches only)"
@@ -315,107 +276,13 @@ pub fn progress_text(r: &Report) -> String {
     parts.join(" · ")
 }
 
-/// What a destructive request will do, from its dry-run report, e.g. "will replay 37 dead
-/// letters to https://…; 12 superseded will be archived to s3://…/ and not sent".
-pub fn preview_text(req: &Request, dry: &Report, t: &Targets) -> String {
-    let mut out = String::new();
-    let sent = dry.matched.saturating_sub(dry.superseded);
-    let _ = match req.action {
-        Action::Replay => {
-            let _ = write!(out, "will replay {} to {}", letters(sent), t.wfm_url);
-            if req.mode == Mode::Latest {
-                let _ = write!(
-                    out,
-                    "; {} superseded will be archived to {} and not sent",
-                    dry.superseded,
-                    t.archive_url()
-                );
-            }
-            writeln!(out)
-        }
-        Action::Redrive => writeln!(
-            out,
-            "will move {} to the retry queue {}",
-            letters(dry.matched),
-            t.retry_queue_url
-        ),
-        Action::Archive => writeln!(
-            out,
-            "will archive {} to {} and delete them from the DLQ",
-            letters(dry.matched),
-            t.archive_url()
-        ),
-        Action::ReplayArchive => writeln!(
-            out,
-            "will send {} archived event{} from {} archive object{} to {}",
-            dry.matched,
-            if dry.matched == 1 { "" } else { "s" },
-            dry.keys.len(),
-            if dry.keys.len() == 1 { "" } else { "s" },
-            t.wfm_url
-        ),
-        Action::Stats | Action::Peek => writeln!(out, "changes nothing"),
-    };
-    if req.action == Action::ReplayArchive {
-        let _ = writeln!(
-            out,
-            "  from      {}{}",
-            t.archive_bucket
-                .as_deref()
-                .map(|b| format!("s3://{b}/"))
-                .unwrap_or_default(),
-            req.archive_key.as_deref().unwrap_or("")
-        );
-    } else {
-        let _ = writeln!(out, "  from      {}", t.dlq_url);
-    }
-    let _ = writeln!(out, "  selected  {}", filter_text(&req.filter));
-    if let Some(l) = req.limit {
-        let _ = writeln!(out, "  limit     {l}");
-    }
-    if matches!(req.action, Action::Replay | Action::ReplayArchive) {
-        let rate = req
-            .rate_per_s
-            .map_or_else(|| "no rate limit".to_owned(), |r| format!("at most {r}/s"));
-        let _ = writeln!(
-            out,
-            "  pace      {rate}, {} in flight",
-            req.concurrency
-                .unwrap_or(wfm_relay_replayer::DEFAULT_CONCURRENCY)
-        );
-    }
-    if dry.stopped.is_some() {
-        let _ = writeln!(
-            out,
-            "  (the dry run stopped early: {}; more may match)",
-            dry.stopped.as_deref().unwrap_or("")
-        );
-    }
-    if req.action != Action::ReplayArchive {
-        let _ = writeln!(
-            out,
-            "  (counted just now; letters that arrive or change meanwhile are handled the same way)"
-        );
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use wfm_relay_core::envelope::{EnvelopeV1, Reason};
     use wfm_relay_core::replay::Shape;
+    use wfm_relay_replayer::Request;
     use wfm_relay_replayer::Stats;
-
-    fn targets() -> Targets {
-        Targets {
-            wfm_url: "https://wfm.example.com/api/status/update".into(),
-            dlq_url: "https://sqs.eu-west-1.amazonaws.com/1/dlq".into(),
-            retry_queue_url: "https://sqs.eu-west-1.amazonaws.com/1/retry".into(),
-            archive_bucket: Some("relay-archive".into()),
-            archive_prefix: "dead-letters".into(),
-        }
-    }
 
     #[test]
     fn progress_line_shows_non_zero_counts() {
@@ -427,6 +294,29 @@ mod tests {
         };
         assert_eq!(progress_text(&r), "matched 37 · delivered 30 · failed 2");
         assert_eq!(progress_text(&Report::default()), "matched 0");
+    }
+
+    #[test]
+    fn an_unknown_depth_is_said_and_next_still_shown() {
+        let report = Report {
+            action: Action::Redrive,
+            run_id: "r".into(),
+            matched: 1,
+            redriven: 1,
+            remaining: None,
+            stopped: Some(StopReason::Limit),
+            next: Some(Request::new(Action::Redrive)),
+            ..Report::default()
+        };
+        let text = report_text(&report);
+        assert!(
+            text.contains("  remaining   unknown (the DLQ depth could not be read)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("next: {\"v\":1,\"action\":\"redrive\"}\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -443,62 +333,6 @@ mod tests {
     }
 
     #[test]
-    fn replay_latest_preview_names_the_target_and_the_superseded() {
-        let req = Request {
-            mode: Mode::Latest,
-            filter: Filter {
-                topic: Some("v2.users.*.presence".into()),
-                ..Filter::default()
-            },
-            ..Request::new(Action::Replay)
-        };
-        let dry = Report {
-            action: "replay".into(),
-            dry_run: true,
-            matched: 49,
-            superseded: 12,
-            ..Report::default()
-        };
-        let text = preview_text(&req, &dry, &targets());
-        assert!(
-            text.starts_with(
-                "will replay 37 dead letters to https://wfm.example.com/api/status/update; \
-                 12 superseded will be archived to s3://relay-archive/dead-letters/ and not sent\n"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("selected  topic v2.users.*.presence\n"),
-            "{text}"
-        );
-        assert!(text.contains("no rate limit, 4 in flight"), "{text}");
-    }
-
-    #[test]
-    fn redrive_and_archive_previews() {
-        let dry = Report {
-            matched: 1,
-            dry_run: true,
-            ..Report::default()
-        };
-        let redrive = preview_text(&Request::new(Action::Redrive), &dry, &targets());
-        assert!(
-            redrive.starts_with(
-                "will move 1 dead letter to the retry queue https://sqs.eu-west-1.amazonaws.com/1/retry"
-            ),
-            "{redrive}"
-        );
-        assert!(redrive.contains("selected  all dead letters"), "{redrive}");
-        let archive = preview_text(&Request::new(Action::Archive), &dry, &targets());
-        assert!(
-            archive.starts_with(
-                "will archive 1 dead letter to s3://relay-archive/dead-letters/ and delete them"
-            ),
-            "{archive}"
-        );
-    }
-
-    #[test]
     fn stats_tables_sort_by_count_and_cap_rows() {
         let mut by_topic = BTreeMap::new();
         for i in 0..25 {
@@ -506,7 +340,7 @@ mod tests {
         }
         by_topic.insert("v2.users.zz.presence".into(), 9);
         let report = Report {
-            action: "stats".into(),
+            action: Action::Stats,
             matched: 34,
             stats: Some(Stats {
                 depth: 36,
@@ -551,9 +385,9 @@ mod tests {
         letter.last_error = Some("HTTP 503\nupstream".into());
         letter.reason = Some(Reason::TransientExhausted);
         let report = Report {
-            action: "peek".into(),
-            remaining: 40,
-            stopped: Some("limit".into()),
+            action: Action::Peek,
+            remaining: Some(40),
+            stopped: Some(StopReason::Limit),
             next: Some(Request::new(Action::Peek)),
             letters: vec![PeekedLetter {
                 message_id: "m-1".into(),
@@ -586,14 +420,14 @@ mod tests {
     #[test]
     fn action_report_shows_counts_keys_and_next() {
         let report = Report {
-            action: "archive".into(),
+            action: Action::Archive,
             run_id: "20260302T090000Z-1a2b3c4d".into(),
             matched: 12,
             archived: 10,
             failed: 2,
-            remaining: 2,
+            remaining: Some(2),
             keys: vec!["dead-letters/2026/03/02/20260302T090000Z-1a2b3c4d-1.jsonl.gz".into()],
-            stopped: Some("limit".into()),
+            stopped: Some(StopReason::Limit),
             next: Some(Request {
                 limit: Some(12),
                 ..Request::new(Action::Archive)

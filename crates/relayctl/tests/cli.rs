@@ -110,3 +110,34 @@ fn request_file_is_checked_before_anything_runs() {
     let o = relayctl(&["--request-file", "/nonexistent/next.json"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// An env file with a complete configuration but no `ARCHIVE_BUCKET`; AWS calls go to a closed
+/// loopback port, so nothing leaves the machine.
+fn no_bucket_env() -> std::path::PathBuf {
+    temp_file(
+        "no-bucket.env",
+        "WFM_URL=https://wfm.example.com/api\nDLQ_URL=http://127.0.0.1:1/000000000000/dlq\n\
+         RETRY_QUEUE_URL=http://127.0.0.1:1/000000000000/retry\nAWS_ENDPOINT_URL=http://127.0.0.1:1\n\
+         AWS_REGION=eu-west-1\nAWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test\n\
+         AWS_EC2_METADATA_DISABLED=true\nAWS_MAX_ATTEMPTS=1\n",
+    )
+}
+
+#[test]
+fn latest_replay_without_a_bucket_is_refused_but_its_dry_run_is_not() {
+    let env = no_bucket_env();
+    let env = env.to_str().expect("utf-8 path");
+    let o = relayctl(&["--env-file", env, "replay", "--mode", "latest", "--yes"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("replay --mode latest needs ARCHIVE_BUCKET to be configured"),
+        "{}",
+        stderr(&o)
+    );
+    // A dry run writes nothing, so it needs no bucket (issue 8, decision c): it gets as far as
+    // the DLQ, which is unreachable here (exit 1, not 2).
+    let o = relayctl(&["--env-file", env, "replay", "--dry-run", "--mode", "latest"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("ARCHIVE_BUCKET"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("ReceiveMessage"), "{}", stderr(&o));
+}

@@ -36,6 +36,19 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in declaration order (the CLI's `--reason` values come from it).
+    pub const ALL: [Reason; 9] = [
+        Reason::InvalidEvent,
+        Reason::Rejected,
+        Reason::Gone,
+        Reason::TransientExhausted,
+        Reason::Redriven,
+        Reason::Oversize,
+        Reason::Expired,
+        Reason::UnknownSource,
+        Reason::Superseded,
+    ];
+
     /// The token as written in the envelope and in logs.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -16,7 +16,7 @@ use crate::event::parse_event;
 use crate::timefmt::parse_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
 
 /// Which shape a dead letter had.
@@ -45,7 +45,7 @@ pub struct DeadLetter {
 /// Decodes any dead-letter body. Never fails: what cannot be read becomes an `invalid_event`
 /// letter whose `event` is the body itself.
 pub fn decode_dead_letter(body: &str) -> DeadLetter {
-    match classify_queue_body(body) {
+    let why = match classify_queue_body(body) {
         QueueBody::Envelope(env) => {
             return DeadLetter {
                 env: *env,
@@ -59,17 +59,14 @@ pub fn decode_dead_letter(body: &str) -> DeadLetter {
                 shape: Shape::RawEvent,
             };
         }
-        QueueBody::Invalid(_) => {}
-    }
+        QueueBody::Invalid(why) => why,
+    };
     if let Some(letter) = lambda_failure(body) {
         return letter;
     }
     let mut env = EnvelopeV1::new(body.as_bytes(), None);
     env.reason = Some(Reason::InvalidEvent);
-    env.last_error = Some(match classify_queue_body(body) {
-        QueueBody::Invalid(why) => why,
-        _ => "unreadable dead letter".into(),
-    });
+    env.last_error = Some(why);
     DeadLetter {
         env,
         shape: Shape::Unreadable,
@@ -148,17 +145,30 @@ pub struct Filter {
     pub to: Option<String>,
 }
 
+/// A filter time bound that is not an RFC 3339 time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("filter.{bound} `{value}` is not an RFC 3339 time")]
+pub struct FilterError {
+    /// `from` or `to`.
+    pub bound: &'static str,
+    /// The value given.
+    pub value: String,
+}
+
 impl Filter {
     /// Checks the time bounds parse.
     ///
     /// # Errors
-    /// A message naming the bound that is not RFC 3339.
-    pub fn validate(&self) -> Result<(), String> {
-        for (name, v) in [("from", &self.from), ("to", &self.to)] {
+    /// [`FilterError`] naming the bound that is not RFC 3339.
+    pub fn validate(&self) -> Result<(), FilterError> {
+        for (bound, v) in [("from", &self.from), ("to", &self.to)] {
             if let Some(v) = v
                 && parse_rfc3339(v).is_none()
             {
-                return Err(format!("filter.{name} `{v}` is not an RFC 3339 time"));
+                return Err(FilterError {
+                    bound,
+                    value: v.clone(),
+                });
             }
         }
         Ok(())
@@ -219,7 +229,7 @@ pub fn select_latest(letters: &[&EnvelopeV1]) -> Vec<bool> {
         };
         let group = (user, env.topic.as_deref().unwrap_or(""));
         match best.get(&group) {
-            Some((bt, bi)) if *bt > t => keep[i] = false,
+            Some((bt, _)) if *bt > t => keep[i] = false,
             Some((_, bi)) => {
                 keep[*bi] = false;
                 best.insert(group, (t, i));
@@ -230,6 +240,35 @@ pub fn select_latest(letters: &[&EnvelopeV1]) -> Vec<bool> {
         }
     }
     keep
+}
+
+/// Dead-letter statistics (the replayer's `stats` action, part of its report JSON).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Messages in the DLQ when the action ended (visible + in flight + delayed).
+    pub depth: usize,
+    /// Age of the oldest dead letter seen, s (from its SQS `SentTimestamp`).
+    pub oldest_age_s: Option<u64>,
+    /// Matching letters per topic (`none` without a topic).
+    pub by_topic: BTreeMap<String, usize>,
+    /// Matching letters per reason token ([`EnvelopeV1::effective_reason`]).
+    pub by_reason: BTreeMap<String, usize>,
+    /// Matching letters per last HTTP status (`none` when WFM never answered).
+    pub by_status: BTreeMap<String, usize>,
+}
+
+impl Stats {
+    /// Counts one matching letter by topic, reason and last status.
+    pub fn tally(&mut self, env: &EnvelopeV1) {
+        let topic = env.topic.clone().unwrap_or_else(|| "none".into());
+        *self.by_topic.entry(topic).or_default() += 1;
+        let reason = env.effective_reason().as_str().to_owned();
+        *self.by_reason.entry(reason).or_default() += 1;
+        let status = env
+            .last_status
+            .map_or_else(|| "none".to_owned(), |s| s.to_string());
+        *self.by_status.entry(status).or_default() += 1;
+    }
 }
 
 #[cfg(test)]
@@ -341,13 +380,15 @@ mod tests {
             to: Some("2025-03-04T09:15:01.874Z".into()),
             ..Default::default()
         });
-        assert!(
-            Filter {
-                from: Some("yesterday".into()),
-                ..Default::default()
-            }
-            .validate()
-            .is_err()
+        let err = Filter {
+            from: Some("yesterday".into()),
+            ..Default::default()
+        }
+        .validate()
+        .expect_err("not RFC 3339");
+        assert_eq!(
+            err.to_string(),
+            "filter.from `yesterday` is not an RFC 3339 time"
         );
         let mut redriven = e.clone();
         redriven.reason = None;
@@ -378,5 +419,42 @@ mod tests {
             [false, true],
             "equal times: the later letter wins"
         );
+    }
+
+    #[test]
+    fn stats_count_by_topic_reason_and_status() {
+        let mut parked = env_of(PRESENCE);
+        parked.reason = Some(Reason::TransientExhausted);
+        parked.last_status = Some(503);
+        let mut redriven = env_of(AVAILABLE);
+        redriven.topic = None;
+        let mut stats = Stats::default();
+        for env in [&parked, &parked, &redriven] {
+            stats.tally(env);
+        }
+        let counts = |m: &BTreeMap<String, usize>| {
+            m.iter().map(|(k, v)| (k.clone(), *v)).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            counts(&stats.by_topic),
+            [
+                ("none".to_owned(), 1),
+                (parked.topic.clone().unwrap_or_default(), 2)
+            ]
+        );
+        assert_eq!(
+            counts(&stats.by_reason),
+            [
+                ("redriven".to_owned(), 1),
+                ("transient_exhausted".to_owned(), 2)
+            ]
+        );
+        assert_eq!(
+            counts(&stats.by_status),
+            [("503".to_owned(), 2), ("none".to_owned(), 1)]
+        );
+        let json = r#"{"depth":3,"oldest_age_s":60,"by_topic":{"none":1},"by_reason":{"redriven":1},"by_status":{"none":1}}"#;
+        let back: Stats = serde_json::from_str(json).expect("decodes");
+        assert_eq!(serde_json::to_string(&back).expect("ser"), json);
     }
 }

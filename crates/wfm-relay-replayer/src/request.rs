@@ -2,14 +2,15 @@
 //! (`aws lambda invoke --payload '{"action":"stats"}'`) and for `relayctl --json`.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use wfm_relay_core::replay::Filter;
+pub use wfm_relay_core::replay::Stats;
+use wfm_relay_core::replay::{Filter, FilterError};
 
-/// What to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What to do. The default is the read-only `stats` (for an empty [`Report`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// Counts by topic, reason and status, depth and oldest age; consumes nothing.
+    #[default]
     Stats,
     /// The first `limit` (default 10) matching dead letters, decoded, left in place.
     Peek,
@@ -34,6 +35,12 @@ impl Action {
             Action::Archive => "archive",
             Action::ReplayArchive => "replay-archive",
         }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -112,22 +119,84 @@ impl Request {
     /// Checks the request before anything is received.
     ///
     /// # Errors
-    /// A message naming the member at fault.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`RequestError`] naming the member at fault.
+    pub fn validate(&self) -> Result<(), RequestError> {
         if self.v != 1 {
-            return Err(format!("v {} is not supported (1 is)", self.v));
+            return Err(RequestError::Version(self.v));
         }
         self.filter.validate()?;
         if self.rate_per_s.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
-            return Err("rate_per_s must be a positive number".into());
+            return Err(RequestError::Rate);
         }
         if self.concurrency.is_some_and(|c| !(1..=50).contains(&c)) {
-            return Err("concurrency must be 1..=50".into());
+            return Err(RequestError::Concurrency);
         }
         if self.action == Action::ReplayArchive && self.archive_key.is_none() {
-            return Err("replay-archive needs archive_key (an object key or a prefix)".into());
+            return Err(RequestError::ArchiveKey);
         }
         Ok(())
+    }
+
+    /// The request in words as relayctl would type it, e.g. `replay --mode latest`.
+    pub fn command_text(&self) -> String {
+        let mut s = self.action.as_str().to_owned();
+        if self.action == Action::Replay && self.mode == Mode::Latest {
+            s.push_str(" --mode latest");
+        }
+        if self.dry_run {
+            s.push_str(" --dry-run");
+        }
+        s
+    }
+}
+
+/// Why a request cannot run (the replayer refuses it before receiving anything).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RequestError {
+    /// `v` is not 1.
+    #[error("v {0} is not supported (1 is)")]
+    Version(u32),
+    /// A filter bound is not an RFC 3339 time.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    /// `rate_per_s` is not a positive finite number.
+    #[error("rate_per_s must be a positive number")]
+    Rate,
+    /// `concurrency` is outside 1..=50.
+    #[error("concurrency must be 1..=50")]
+    Concurrency,
+    /// `replay-archive` without `archive_key`.
+    #[error("replay-archive needs archive_key (an object key or a prefix)")]
+    ArchiveKey,
+    /// The request writes to (or reads) the archive and `ARCHIVE_BUCKET` is not set; the
+    /// request in words, e.g. `replay --mode latest`.
+    #[error("{0} needs ARCHIVE_BUCKET to be configured")]
+    NeedsBucket(String),
+}
+
+/// Why an action stopped before it ran out of work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The Lambda deadline (less the reserve) was reached.
+    Deadline,
+    /// `limit` letters matched.
+    Limit,
+}
+
+impl StopReason {
+    /// The token the report carries: `deadline`, `limit`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Deadline => "deadline",
+            StopReason::Limit => "limit",
+        }
+    }
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -142,28 +211,13 @@ pub struct PeekedLetter {
     pub letter: wfm_relay_core::envelope::EnvelopeV1,
 }
 
-/// DLQ statistics (`stats`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Stats {
-    /// Messages in the DLQ when the action ended (visible + in flight + delayed).
-    pub depth: usize,
-    /// Age of the oldest dead letter seen, s (from its SQS `SentTimestamp`).
-    pub oldest_age_s: Option<u64>,
-    /// Matching letters per topic.
-    pub by_topic: BTreeMap<String, usize>,
-    /// Matching letters per reason token.
-    pub by_reason: BTreeMap<String, usize>,
-    /// Matching letters per last HTTP status (`none` when WFM never answered).
-    pub by_status: BTreeMap<String, usize>,
-}
-
 /// What an action did, version 1.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// Format version, 1.
     pub v: u32,
-    /// The action's name.
-    pub action: String,
+    /// The action (its kebab-case name in JSON).
+    pub action: Action,
     /// Id of this run (archive object names carry it).
     pub run_id: String,
     /// Nothing was changed.
@@ -186,8 +240,9 @@ pub struct Report {
     pub archived: usize,
     /// Letters moved to the retry queue.
     pub redriven: usize,
-    /// Messages left in the DLQ at the end.
-    pub remaining: usize,
+    /// Messages left in the DLQ at the end; `null` when its depth could not be read (then `next`
+    /// is kept, as if work were left).
+    pub remaining: Option<usize>,
     /// S3 object keys written.
     pub keys: Vec<String>,
     /// `stats` only.
@@ -198,7 +253,7 @@ pub struct Report {
     pub letters: Vec<PeekedLetter>,
     /// Why the action stopped before it ran out of work (`deadline`, `limit`), if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stopped: Option<String>,
+    pub stopped: Option<StopReason>,
     /// The request to send next to continue, when work is left.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<Request>,
@@ -236,6 +291,53 @@ mod tests {
         r.archive_key = Some("dead-letters/".into());
         assert!(r.validate().is_ok());
         r.rate_per_s = Some(0.0);
-        assert!(r.validate().is_err());
+        assert_eq!(r.validate(), Err(RequestError::Rate));
+        assert_eq!(
+            Request::new(Action::ReplayArchive).validate(),
+            Err(RequestError::ArchiveKey)
+        );
+    }
+
+    #[test]
+    fn report_sample_json_round_trips() {
+        let sample = r#"{"v":1,"action":"replay-archive","run_id":"20260302T090000Z-1a2b3c4d","dry_run":false,
+            "matched":12,"delivered":10,"failed":2,"skipped":0,"unsendable":0,"superseded":0,"archived":0,
+            "redriven":0,"remaining":null,"keys":["dead-letters/2026/03/02/r-1.jsonl.gz"],"stopped":"deadline",
+            "next":{"action":"replay-archive","archive_key":"dead-letters/","start_after":"dead-letters/2026/03/02/r-1.jsonl.gz"}}"#;
+        let r: Report = serde_json::from_str(sample).expect("decodes");
+        assert_eq!(r.action, Action::ReplayArchive);
+        assert_eq!(r.stopped, Some(StopReason::Deadline));
+        let json = serde_json::to_value(&r).expect("ser");
+        assert_eq!(json["action"], "replay-archive");
+        assert_eq!(json["stopped"], "deadline");
+        assert!(
+            json["remaining"].is_null(),
+            "an unknown depth is written as null"
+        );
+        let back: Report = serde_json::from_value(json).expect("de");
+        assert_eq!(back, r);
+        let limit: Report =
+            serde_json::from_str(&sample.replace(r#""deadline""#, r#""limit""#)).expect("limit");
+        assert_eq!(limit.stopped, Some(StopReason::Limit));
+        assert!(
+            serde_json::from_str::<Report>(&sample.replace(r#""deadline""#, r#""bored""#)).is_err()
+        );
+    }
+
+    #[test]
+    fn command_text_names_what_needs_the_bucket() {
+        let latest = Request {
+            mode: Mode::Latest,
+            ..Request::new(Action::Replay)
+        };
+        assert_eq!(
+            RequestError::NeedsBucket(latest.command_text()).to_string(),
+            "replay --mode latest needs ARCHIVE_BUCKET to be configured"
+        );
+        let dry = Request {
+            dry_run: true,
+            ..Request::new(Action::Archive)
+        };
+        assert_eq!(dry.command_text(), "archive --dry-run");
     }
 }

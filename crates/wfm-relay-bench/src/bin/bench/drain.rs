@@ -94,7 +94,7 @@ pub async fn drain(args: &Args, aws: &AwsClients) -> anyhow::Result<()> {
     loop {
         let report = r.run(&req, None, &|_| {}).await?;
         delivered += report.delivered;
-        if report.remaining == 0 || report.delivered == 0 {
+        if report.remaining == Some(0) || report.delivered == 0 {
             break;
         }
     }

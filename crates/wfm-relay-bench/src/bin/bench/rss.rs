@@ -120,7 +120,7 @@ async fn replayer_rss(
         .map_err(anyhow::Error::msg)?;
         let report: serde_json::Value = serde_json::from_slice(&raw)?;
         delivered += report["delivered"].as_u64().unwrap_or(0);
-        if report["remaining"].as_u64().unwrap_or(0) == 0 {
+        if report["remaining"].as_u64() == Some(0) {
             break;
         }
     }

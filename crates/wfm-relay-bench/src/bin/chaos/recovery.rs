@@ -69,9 +69,11 @@ pub async fn recover(
             report.delivered,
             report.failed,
             report.skipped,
-            report.remaining
+            report
+                .remaining
+                .map_or_else(|| "unknown".to_owned(), |n| n.to_string())
         );
-        if report.remaining == 0 || report.delivered == 0 {
+        if report.remaining == Some(0) || report.delivered == 0 {
             break;
         }
     }

@@ -1,0 +1,246 @@
+//! Replay: POSTs dead letters to WFM (bounded concurrency, paced), deletes the delivered ones
+//! and rewrites the failed ones with their updated history; `latest` mode sends only the newest
+//! state per user and topic and archives the superseded ones.
+
+use crate::pacer::Pacer;
+use crate::scan::{ScanCtx, ScanState};
+use crate::{ARCHIVE_CHUNK, DEFAULT_CONCURRENCY, Letter, Replayer, Report, StopReason, messages};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use std::collections::HashSet;
+use std::time::SystemTime;
+use tracing::{info, warn};
+use wfm_relay_aws::queues::{QueueError, Received};
+use wfm_relay_aws::wfm::{AttemptResult, Delivery};
+use wfm_relay_core::envelope::{EnvelopeV1, Reason};
+use wfm_relay_core::event::parse_event;
+use wfm_relay_core::policy::{Class, classify, time_left};
+use wfm_relay_core::replay::select_latest;
+use wfm_relay_core::timefmt::format_rfc3339;
+
+/// Letters POSTed per page in `latest` mode (as many as one DLQ receive returns).
+const LATEST_PAGE: usize = 10;
+
+/// How one replay POST ended.
+pub(crate) enum ReplayOutcome {
+    /// WFM answered 2xx.
+    Delivered,
+    /// Not delivered (WFM refused, transport error, no time left); the letter's history is
+    /// updated.
+    Failed,
+    /// The letter holds no valid event (or its claim-checked event is gone): it cannot be sent.
+    Invalid,
+}
+
+/// What every replay POST of one action shares.
+pub(crate) struct ReplayCtx<'a> {
+    /// The Lambda deadline (`None` from the CLI).
+    pub(crate) deadline: Option<SystemTime>,
+    /// The rate limit shared by all POSTs.
+    pub(crate) pacer: &'a Pacer,
+    /// POSTs in flight (default [`DEFAULT_CONCURRENCY`]).
+    pub(crate) concurrency: Option<usize>,
+}
+
+impl ReplayCtx<'_> {
+    /// POSTs in flight at once.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.concurrency.unwrap_or(DEFAULT_CONCURRENCY)
+    }
+}
+
+/// Whether a letter's inline event is a valid EventBridge event (a claim-checked one is assumed
+/// so until it is read).
+pub(crate) fn sendable(env: &EnvelopeV1) -> bool {
+    env.event
+        .as_deref()
+        .is_none_or(|e| parse_event(e.as_bytes()).is_ok())
+}
+
+/// Splits a `latest` selection into the letters to send and the superseded ones
+/// ([`select_latest`]).
+pub(crate) fn split_latest(letters: Vec<Letter>) -> (Vec<Letter>, Vec<Letter>) {
+    let envs: Vec<&EnvelopeV1> = letters.iter().map(|l| &l.dead.env).collect();
+    let keep = select_latest(&envs);
+    let (mut send, mut old) = (Vec::new(), Vec::new());
+    for (l, k) in letters.into_iter().zip(keep) {
+        if k { send.push(l) } else { old.push(l) }
+    }
+    (send, old)
+}
+
+impl Replayer {
+    /// `latest` mode on the whole selection: archives the superseded letters (reason
+    /// `superseded`), then replays the newest ones page by page until the deadline.
+    pub(crate) async fn replay_latest(
+        &self,
+        collected: Vec<Letter>,
+        cx: &ScanCtx<'_>,
+        state: &mut ScanState,
+        report: &mut Report,
+    ) {
+        let (send, mut old) = split_latest(collected);
+        report.superseded = old.len();
+        while !old.is_empty() {
+            let n = old.len().min(ARCHIVE_CHUNK);
+            let chunk: Vec<Letter> = old.drain(..n).collect();
+            let left = self.archive_superseded(chunk, report).await;
+            state.hold(left);
+        }
+        let mut send = send.into_iter();
+        loop {
+            let page: Vec<Letter> = send.by_ref().take(LATEST_PAGE).collect();
+            if page.is_empty() {
+                break;
+            }
+            if self.out_of_time(cx.replay.deadline) {
+                report.stopped = Some(StopReason::Deadline);
+                state.hold(messages(page));
+                continue;
+            }
+            let left = self
+                .replay_page(page, &cx.replay, report, &mut state.rewritten)
+                .await;
+            state.hold(left);
+            (cx.progress)(report);
+        }
+    }
+
+    /// POSTs a page of letters (bounded concurrency and rate), deletes the delivered ones,
+    /// rewrites the failed ones with their history. Returns messages to release.
+    pub(crate) async fn replay_page(
+        &self,
+        page: Vec<Letter>,
+        ctx: &ReplayCtx<'_>,
+        report: &mut Report,
+        rewritten: &mut HashSet<String>,
+    ) -> Vec<Received> {
+        let results: Vec<(Letter, ReplayOutcome)> = futures_util::stream::iter(page)
+            .map(|mut l| async {
+                let sent = self.deliver(&mut l.dead.env, ctx.deadline, ctx.pacer).await;
+                (l, sent)
+            })
+            .buffer_unordered(ctx.in_flight())
+            .collect()
+            .await;
+        let mut delivered = Vec::new();
+        let mut release = Vec::new();
+        for (l, sent) in results {
+            match sent {
+                ReplayOutcome::Delivered => {
+                    report.delivered += 1;
+                    delivered.push(l.msg);
+                }
+                ReplayOutcome::Invalid => {
+                    report.unsendable += 1;
+                    release.push(l.msg);
+                }
+                ReplayOutcome::Failed => {
+                    report.failed += 1;
+                    if let Some(msg) = self.rewrite_failed(l, rewritten).await {
+                        release.push(msg);
+                    }
+                }
+            }
+        }
+        self.delete_delivered(&delivered).await;
+        release
+    }
+
+    /// Keeps a failed letter's history: the updated copy is sent first, then the old message
+    /// goes. Returns the old message when it stays (to release it).
+    async fn rewrite_failed(&self, l: Letter, rewritten: &mut HashSet<String>) -> Option<Received> {
+        match self.queues.send(&self.cfg.dlq_url, &l.dead.env, 0).await {
+            Ok(copy) => {
+                rewritten.insert(copy.message_id);
+                let deleted = self.queues.delete_batch(&self.cfg.dlq_url, &[&l.msg]).await;
+                if deleted.is_empty() {
+                    return Some(l.msg);
+                }
+                None
+            }
+            Err(e) => {
+                warn!(error = %e, "could not rewrite a failed dead letter; it stays as it was");
+                Some(l.msg)
+            }
+        }
+    }
+
+    /// Deletes the delivered letters from the DLQ.
+    async fn delete_delivered(&self, delivered: &[Received]) {
+        let refs: Vec<&Received> = delivered.iter().collect();
+        self.queues.delete_batch(&self.cfg.dlq_url, &refs).await;
+    }
+
+    /// One replay POST of `env`, updating its history.
+    pub(crate) async fn deliver(
+        &self,
+        env: &mut EnvelopeV1,
+        deadline: Option<SystemTime>,
+        pacer: &Pacer,
+    ) -> ReplayOutcome {
+        let raw = match self.queues.event_bytes(env).await {
+            Ok(raw) => raw,
+            Err(QueueError::ClaimCheckMissing { .. }) => return ReplayOutcome::Invalid,
+            Err(e) => {
+                warn!(error = %e, "cannot read a claim-checked event");
+                return ReplayOutcome::Failed;
+            }
+        };
+        let Ok(info) = parse_event(&raw) else {
+            return ReplayOutcome::Invalid;
+        };
+        pacer.wait().await;
+        let attempt = env.attempts.saturating_add(1);
+        let timeout = match deadline {
+            Some(d) => {
+                self.cfg
+                    .timeout
+                    .min(time_left(d, self.cfg.deadline_reserve, SystemTime::now()))
+            }
+            None => self.cfg.timeout,
+        };
+        if timeout.is_zero() {
+            return ReplayOutcome::Failed;
+        }
+        let d = Delivery {
+            body: Bytes::copy_from_slice(info.body(&raw, self.cfg.body_mode)),
+            key: info.key.to_string(),
+            event_id: info.id.clone(),
+            event_time: info.state_time.map(format_rfc3339),
+            published_time: info.published_time.map(format_rfc3339),
+            detail_type: info.detail_type.clone(),
+            attempt,
+            replay: true,
+        };
+        let res = self.wfm.post(&d, timeout).await;
+        env.attempts = attempt;
+        env.record_attempt(SystemTime::now());
+        let (status, error, excerpt) = match &res {
+            AttemptResult::Answered {
+                status, excerpt, ..
+            } => (
+                Some(*status),
+                format!("HTTP {status} (replay)"),
+                Some(excerpt.clone()),
+            ),
+            AttemptResult::Transport { message, .. } => (None, format!("{message} (replay)"), None),
+        };
+        info!(event_id = %info.id, key = %info.key, user_id = info.user_id.as_deref().unwrap_or(""),
+            topic = info.topic(), attempt, status, outcome = "replay", "WFM attempt");
+        match status.map(|s| classify(s, &self.cfg.transient)) {
+            Some(Class::Delivered) => ReplayOutcome::Delivered,
+            class => {
+                env.last_status = status;
+                env.last_error = Some(error);
+                env.excerpt = excerpt.filter(|e| !e.is_empty());
+                match class {
+                    Some(Class::Rejected) => env.reason = Some(Reason::Rejected),
+                    Some(Class::Gone) => env.reason = Some(Reason::Gone),
+                    _ => {}
+                }
+                ReplayOutcome::Failed
+            }
+        }
+    }
+}
