@@ -14,12 +14,12 @@
 //! is retried once at once with them (same `X-Attempt`); otherwise the 401 is returned as it is.
 
 use crate::secrets::{Credentials, SecretError, SecretStore};
-use bytes::Bytes;
 use reqwest::header::{
     AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use wfm_relay_core::attempt::{AttemptResult, Delivery, TransportKind};
 use wfm_relay_core::config::{ForwarderConfig, Secret};
 use wfm_relay_core::signing::SigningKeys;
 
@@ -72,63 +72,6 @@ pub enum WfmClientError {
     /// A secret could not be read from AWS, or is invalid.
     #[error(transparent)]
     Secrets(#[from] SecretError),
-}
-
-/// One delivery attempt's request metadata.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    /// The exact bytes to POST.
-    pub body: Bytes,
-    /// `Idempotency-Key`.
-    pub key: String,
-    /// `X-Event-Id` (EventBridge `id`).
-    pub event_id: String,
-    /// `X-Event-Time` (RFC 3339 state time), when known.
-    pub event_time: Option<String>,
-    /// `X-Genesys-Timestamp` (RFC 3339 `detail.timestamp`, Genesys's publish time), when known.
-    pub published_time: Option<String>,
-    /// `X-Genesys-Topic` (`detail-type`).
-    pub detail_type: String,
-    /// `X-Attempt`, 1-based over the whole life of the event.
-    pub attempt: u32,
-    /// Adds `X-Replay: true`.
-    pub replay: bool,
-}
-
-/// How a transport failure happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportKind {
-    /// Could not connect (refused, DNS, TLS handshake).
-    Connect,
-    /// The attempt's timeout elapsed.
-    Timeout,
-    /// Connection reset or closed, truncated response, anything else.
-    Other,
-}
-
-/// What one attempt produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttemptResult {
-    /// WFM answered with a complete response.
-    Answered {
-        /// HTTP status code.
-        status: u16,
-        /// The raw `Retry-After` header, if present.
-        retry_after: Option<String>,
-        /// Up to 1 KiB of the body, lossily decoded as UTF-8.
-        excerpt: String,
-        /// Time from sending to the end of the response, ms.
-        latency_ms: u64,
-    },
-    /// No complete response.
-    Transport {
-        /// The failure's kind.
-        kind: TransportKind,
-        /// A one-line description (never contains the token).
-        message: String,
-        /// Time spent, ms.
-        latency_ms: u64,
-    },
 }
 
 /// HTTP client for the WFM endpoint. Build once per process; cheap to share by reference.

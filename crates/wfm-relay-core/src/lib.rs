@@ -2,6 +2,8 @@
 //!
 //! * [`event`]: reads a Genesys Cloud EventBridge event from its raw bytes, validates the
 //!   envelope and derives the user id, the state time and the [`key::IdempotencyKey`].
+//! * [`attempt`]: one delivery attempt as data: the request ([`attempt::Delivery`]), WFM's
+//!   answer ([`attempt::AttemptResult`]) and what it means ([`attempt::verdict`]).
 //! * [`policy`]: classifies a WFM answer, parses `Retry-After`, computes full-jitter backoff and
 //!   decides what happens after each attempt (retry inline, enqueue, wait, park).
 //! * [`envelope`]: the versioned JSON message carried by the retry queue and the dead-letter queue.
@@ -14,6 +16,7 @@
 //! Architecture invariant: this crate does no I/O and knows nothing about AWS, HTTP clients or
 //! tokio. Time and randomness are passed in.
 
+pub mod attempt;
 pub mod breaker;
 pub mod config;
 pub mod envelope;

@@ -31,7 +31,6 @@
 //! Format lines when running inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set).
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
-use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
@@ -41,7 +40,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::{error, info, warn};
 use wfm_relay_aws::queues::{QueueError, Queues};
 use wfm_relay_aws::relay::RelayParts;
-use wfm_relay_aws::wfm::{AttemptResult, Delivery, WfmClient};
+use wfm_relay_aws::wfm::WfmClient;
+use wfm_relay_core::attempt::{AttemptResult, Delivery, Verdict, verdict};
 use wfm_relay_core::breaker::{Admit, Breaker, BreakerSettings, Health, Transition};
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::envelope::{EnvelopeV1, QueueBody, Reason, classify_queue_body};
@@ -49,9 +49,8 @@ use wfm_relay_core::event::{EventInfo, PayloadKind, parse_event, payload_kind};
 use wfm_relay_core::guard::{self, GuardInput, Refusal};
 use wfm_relay_core::metrics::{self, Metrics};
 use wfm_relay_core::policy::{
-    Class, InlineNext, InlineState, QueuedNext, TransientStatuses, after_inline_transient,
-    after_queued_transient, classify, effective_deadline, enqueue_delay, full_jitter,
-    parse_retry_after, time_left, visibility_secs,
+    InlineNext, InlineState, QueuedNext, after_inline_transient, after_queued_transient,
+    effective_deadline, enqueue_delay, full_jitter, time_left, visibility_secs,
 };
 use wfm_relay_core::timefmt::{format_rfc3339, parse_rfc3339};
 
@@ -89,74 +88,6 @@ impl EventOutcome {
             EventOutcome::Delivered => "delivered",
             EventOutcome::Queued => "queued",
             EventOutcome::Parked(r) => r.as_str(),
-        }
-    }
-}
-
-/// The answer of one attempt, as the policy sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Verdict {
-    Delivered {
-        status: u16,
-    },
-    Transient {
-        status: Option<u16>,
-        retry_after: Option<Duration>,
-        error: String,
-        excerpt: Option<String>,
-    },
-    Park {
-        reason: Reason,
-        status: u16,
-        error: String,
-        excerpt: String,
-    },
-}
-
-fn verdict(
-    res: &AttemptResult,
-    transient: &TransientStatuses,
-    cap: Duration,
-    now: SystemTime,
-) -> Verdict {
-    match res {
-        AttemptResult::Transport { message, .. } => Verdict::Transient {
-            status: None,
-            retry_after: None,
-            error: message.clone(),
-            excerpt: None,
-        },
-        AttemptResult::Answered {
-            status,
-            retry_after,
-            excerpt,
-            ..
-        } => {
-            let status = *status;
-            match classify(status, transient) {
-                Class::Delivered => Verdict::Delivered { status },
-                Class::Transient => Verdict::Transient {
-                    status: Some(status),
-                    retry_after: retry_after
-                        .as_deref()
-                        .and_then(|v| parse_retry_after(v, now))
-                        .map(|d| d.min(cap)),
-                    error: format!("HTTP {status}"),
-                    excerpt: Some(excerpt.clone()).filter(|e| !e.is_empty()),
-                },
-                Class::Gone => Verdict::Park {
-                    reason: Reason::Gone,
-                    status,
-                    error: format!("HTTP {status}: WFM says the resource is gone"),
-                    excerpt: excerpt.clone(),
-                },
-                Class::Rejected => Verdict::Park {
-                    reason: Reason::Rejected,
-                    status,
-                    error: format!("HTTP {status}: permanent failure"),
-                    excerpt: excerpt.clone(),
-                },
-            }
         }
     }
 }
@@ -276,19 +207,6 @@ impl Forwarder {
         )
     }
 
-    fn delivery(&self, raw: &[u8], info: &EventInfo, attempt: u32) -> Delivery {
-        Delivery {
-            body: Bytes::copy_from_slice(info.body(raw, self.cfg.body_mode)),
-            key: info.key.to_string(),
-            event_id: info.id.clone(),
-            event_time: info.state_time.map(format_rfc3339),
-            published_time: info.published_time.map(format_rfc3339),
-            detail_type: info.detail_type.clone(),
-            attempt,
-            replay: false,
-        }
-    }
-
     fn left(&self, deadline: SystemTime) -> Duration {
         time_left(deadline, self.cfg.deadline_reserve, SystemTime::now())
     }
@@ -324,7 +242,10 @@ impl Forwarder {
     ) -> Verdict {
         let res = self
             .wfm
-            .post(&self.delivery(raw, info, attempt), timeout)
+            .post(
+                &Delivery::for_event(info, raw, self.cfg.body_mode, attempt, false),
+                timeout,
+            )
             .await;
         let v = verdict(
             &res,
@@ -350,12 +271,8 @@ impl Forwarder {
                 "circuit breaker probe succeeded; closed"),
             Transition::None => {}
         }
-        let latency_ms = match res {
-            AttemptResult::Answered { latency_ms, .. }
-            | AttemptResult::Transport { latency_ms, .. } => latency_ms,
-        };
         note(tally, |m| {
-            m.latency(latency_ms);
+            m.latency(res.latency_ms());
             match &v {
                 Verdict::Delivered { .. } => m.add(metrics::DELIVERED, 1),
                 Verdict::Park {
@@ -390,9 +307,7 @@ impl Forwarder {
         let info = match parse_event(raw) {
             Ok(info) => info,
             Err(invalid) => {
-                let mut env = EnvelopeV1::new(raw, None);
-                env.reason = Some(Reason::InvalidEvent);
-                env.last_error = Some(invalid.to_string());
+                let env = EnvelopeV1::invalid(raw, invalid.to_string());
                 warn!(outcome = "invalid_event", error = %invalid, bytes = raw.len(), "not an EventBridge event; parking it");
                 self.park(&env, "-", tally).await?;
                 return Ok(EventOutcome::Parked(Reason::InvalidEvent));
@@ -406,8 +321,7 @@ impl Forwarder {
             if let Some(refusal) = self.refuse(&info) {
                 warn!(event_id = %info.id, key = %info.key, topic = info.topic(), source = %info.source,
                     outcome = refusal.reason.as_str(), error = %refusal.message, "not delivered live; parking it");
-                env.reason = Some(refusal.reason);
-                env.last_error = Some(refusal.message);
+                env.record_refusal(&refusal);
                 self.park(&env, &info.id, tally).await?;
                 return Ok(EventOutcome::Parked(refusal.reason));
             }
@@ -440,25 +354,15 @@ impl Forwarder {
                 .await;
             match v {
                 Verdict::Delivered { .. } => return Ok(EventOutcome::Delivered),
-                Verdict::Park {
-                    reason,
-                    status,
-                    error,
-                    excerpt,
-                } => {
-                    record_refusal(&mut env, reason, status, error, excerpt);
+                Verdict::Park { reason, .. } => {
+                    env.record_verdict(&v);
                     self.park(&env, &info.id, tally).await?;
                     return Ok(EventOutcome::Parked(reason));
                 }
                 Verdict::Transient {
-                    status,
-                    retry_after: hint,
-                    error,
-                    excerpt,
+                    retry_after: hint, ..
                 } => {
-                    env.last_status = status;
-                    env.last_error = Some(error);
-                    env.excerpt = excerpt;
+                    env.record_verdict(&v);
                     retry_after = hint;
                     let next = after_inline_transient(InlineState {
                         attempts: attempt,
@@ -604,9 +508,10 @@ impl Forwarder {
                             .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
                     })
                     .filter(|id| !id.is_empty());
-                let mut env = EnvelopeV1::new(rec.get().as_bytes(), None);
-                env.reason = Some(Reason::InvalidEvent);
-                env.last_error = Some(format!("unreadable SQS record: {e}"));
+                let env = EnvelopeV1::invalid(
+                    rec.get().as_bytes(),
+                    format!("unreadable SQS record: {e}"),
+                );
                 return match (self.park(&env, "-", tally).await, id) {
                     (Err(_), Some(id)) => RecordResult::Failed(id),
                     _ => RecordResult::Done,
@@ -616,9 +521,10 @@ impl Forwarder {
         let Some(id) = msg.message_id.clone().filter(|id| !id.is_empty()) else {
             // Without a messageId the record cannot be listed (an empty itemIdentifier fails the
             // whole batch, case C05): park it and report success.
-            let mut env = EnvelopeV1::new(msg.body.as_deref().unwrap_or("").as_bytes(), None);
-            env.reason = Some(Reason::InvalidEvent);
-            env.last_error = Some("SQS record without messageId".into());
+            let env = EnvelopeV1::invalid(
+                msg.body.as_deref().unwrap_or("").as_bytes(),
+                "SQS record without messageId",
+            );
             let _ = self.park(&env, "-", tally).await;
             return RecordResult::Done;
         };
@@ -649,9 +555,7 @@ impl Forwarder {
             .max(1);
         let (mut env, raw) = match classify_queue_body(body) {
             QueueBody::Invalid(why) => {
-                let mut env = EnvelopeV1::new(body.as_bytes(), None);
-                env.reason = Some(Reason::InvalidEvent);
-                env.last_error = Some(why);
+                let env = EnvelopeV1::invalid(body.as_bytes(), why);
                 warn!(
                     message_id,
                     outcome = "invalid_event",
@@ -671,8 +575,7 @@ impl Forwarder {
                 Err(e @ QueueError::ClaimCheckMissing { .. }) => {
                     // Retrying cannot bring the object back: park the pointer with the reason.
                     let mut env = *env;
-                    env.reason = Some(Reason::InvalidEvent);
-                    env.last_error = Some(e.to_string());
+                    env.mark_invalid(e.to_string());
                     warn!(message_id, error = %e, outcome = "invalid_event", "claim-checked event is gone; parking its pointer");
                     return self.park(&env, "-", tally).await.map_err(|_| ());
                 }
@@ -685,8 +588,7 @@ impl Forwarder {
         let info = match parse_event(&raw) {
             Ok(info) => info,
             Err(invalid) => {
-                env.reason = Some(Reason::InvalidEvent);
-                env.last_error = Some(invalid.to_string());
+                env.mark_invalid(invalid.to_string());
                 return self.park(&env, "-", tally).await.map_err(|_| ());
             }
         };
@@ -695,8 +597,7 @@ impl Forwarder {
         if let Some(refusal) = self.refuse(&info) {
             warn!(event_id = %info.id, key = %info.key, topic = info.topic(), source = %info.source,
                 outcome = refusal.reason.as_str(), error = %refusal.message, "not delivered live; parking it");
-            env.reason = Some(refusal.reason);
-            env.last_error = Some(refusal.message);
+            env.record_refusal(&refusal);
             return self.park(&env, &info.id, tally).await.map_err(|_| ());
         }
         let now = SystemTime::now();
@@ -738,33 +639,22 @@ impl Forwarder {
             .await;
         match v {
             Verdict::Delivered { .. } => Ok(()),
-            Verdict::Park {
-                reason,
-                status,
-                error,
-                excerpt,
-            } => {
-                record_refusal(&mut env, reason, status, error, excerpt);
+            Verdict::Park { .. } => {
+                env.record_verdict(&v);
                 self.park(&env, &info.id, tally).await.map_err(|_| ())
             }
-            Verdict::Transient {
-                status,
-                retry_after,
-                error,
-                excerpt,
-            } => match after_queued_transient(receive_count, &self.cfg.schedule, retry_after) {
-                QueuedNext::Retry { visibility_s } => {
-                    self.extend(receipt, visibility_s, &info.id).await;
-                    Err(())
+            Verdict::Transient { retry_after, .. } => {
+                match after_queued_transient(receive_count, &self.cfg.schedule, retry_after) {
+                    QueuedNext::Retry { visibility_s } => {
+                        self.extend(receipt, visibility_s, &info.id).await;
+                        Err(())
+                    }
+                    QueuedNext::Exhausted => {
+                        env.record_exhausted(&v);
+                        self.park(&env, &info.id, tally).await.map_err(|_| ())
+                    }
                 }
-                QueuedNext::Exhausted => {
-                    env.reason = Some(Reason::TransientExhausted);
-                    env.last_status = status;
-                    env.last_error = Some(error);
-                    env.excerpt = excerpt;
-                    self.park(&env, &info.id, tally).await.map_err(|_| ())
-                }
-            },
+            }
         }
     }
 
@@ -817,38 +707,10 @@ impl Forwarder {
     }
 }
 
-/// Writes a permanent refusal (`rejected` / `gone`) into the envelope's history before parking.
-fn record_refusal(
-    env: &mut EnvelopeV1,
-    reason: Reason,
-    status: u16,
-    error: String,
-    excerpt: String,
-) {
-    env.reason = Some(reason);
-    env.last_status = Some(status);
-    env.last_error = Some(error);
-    env.excerpt = Some(excerpt);
-}
-
 fn log_attempt(info: &EventInfo, attempt: u32, res: &AttemptResult, v: &Verdict) {
-    let (status, latency_ms) = match res {
-        AttemptResult::Answered {
-            status, latency_ms, ..
-        } => (Some(*status), *latency_ms),
-        AttemptResult::Transport { latency_ms, .. } => (None, *latency_ms),
-    };
-    let outcome = match v {
-        Verdict::Delivered { .. } => "delivered",
-        Verdict::Transient { .. } => "transient",
-        Verdict::Park { reason, .. } => reason.as_str(),
-    };
-    let err = match v {
-        Verdict::Transient { error, .. } | Verdict::Park { error, .. } => error.as_str(),
-        Verdict::Delivered { .. } => "",
-    };
     info!(event_id = %info.id, key = %info.key, user_id = info.user_id.as_deref().unwrap_or(""),
-        topic = info.topic(), attempt, status, latency_ms, outcome, error = err, "WFM attempt");
+        topic = info.topic(), attempt, status = res.status(), latency_ms = res.latency_ms(),
+        outcome = v.outcome(), error = v.error(), "WFM attempt");
 }
 
 /// Writes `metrics` to stdout as CloudWatch Embedded Metric Format lines (Lambda sends stdout to
@@ -884,73 +746,6 @@ pub fn init_tracing() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn answered(status: u16, retry_after: Option<&str>) -> AttemptResult {
-        AttemptResult::Answered {
-            status,
-            retry_after: retry_after.map(str::to_owned),
-            excerpt: "body".into(),
-            latency_ms: 1,
-        }
-    }
-
-    #[test]
-    fn verdicts() {
-        let t = TransientStatuses::default();
-        let cap = Duration::from_secs(43_200);
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        assert_eq!(
-            verdict(&answered(202, None), &t, cap, now),
-            Verdict::Delivered { status: 202 }
-        );
-        assert!(matches!(
-            verdict(&answered(400, None), &t, cap, now),
-            Verdict::Park {
-                reason: Reason::Rejected,
-                status: 400,
-                ..
-            }
-        ));
-        assert!(matches!(
-            verdict(&answered(410, None), &t, cap, now),
-            Verdict::Park {
-                reason: Reason::Gone,
-                ..
-            }
-        ));
-        assert!(matches!(
-            verdict(&answered(302, None), &t, cap, now),
-            Verdict::Park {
-                reason: Reason::Rejected,
-                status: 302,
-                ..
-            }
-        ));
-        match verdict(&answered(429, Some("99999999")), &t, cap, now) {
-            Verdict::Transient {
-                status,
-                retry_after,
-                ..
-            } => {
-                assert_eq!(status, Some(429));
-                assert_eq!(retry_after, Some(cap));
-            }
-            other => panic!("{other:?}"),
-        }
-        match verdict(&answered(503, Some("soon")), &t, cap, now) {
-            Verdict::Transient { retry_after, .. } => assert_eq!(retry_after, None),
-            other => panic!("{other:?}"),
-        }
-        let transport = AttemptResult::Transport {
-            kind: wfm_relay_aws::wfm::TransportKind::Timeout,
-            message: "timed out".into(),
-            latency_ms: 5,
-        };
-        assert!(matches!(
-            verdict(&transport, &t, cap, now),
-            Verdict::Transient { status: None, .. }
-        ));
-    }
 
     #[test]
     fn raw_value_survives_the_runtime_deserializer() {

@@ -14,7 +14,6 @@ pub mod request;
 
 pub use request::{Action, Mode, PeekedLetter, Report, Request, Stats};
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use std::collections::HashSet;
 use std::time::{Duration, Instant, SystemTime};
@@ -24,12 +23,13 @@ use tracing::{info, warn};
 use wfm_relay_aws::archive::{Archive, ArchiveError, encode_jsonl_gz};
 use wfm_relay_aws::queues::{BatchEntry, QueueError, Queues, Received};
 use wfm_relay_aws::relay::RelayParts;
-use wfm_relay_aws::wfm::{AttemptResult, Delivery, WfmClient};
+use wfm_relay_aws::wfm::WfmClient;
+use wfm_relay_core::attempt::{Delivery, Verdict, verdict};
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::envelope::{EnvelopeV1, Reason};
 use wfm_relay_core::event::parse_event;
 use wfm_relay_core::metrics::{self, Metrics};
-use wfm_relay_core::policy::{Class, classify, time_left};
+use wfm_relay_core::policy::time_left;
 use wfm_relay_core::replay::{DeadLetter, decode_dead_letter, select_latest};
 use wfm_relay_core::timefmt::format_rfc3339;
 
@@ -502,45 +502,21 @@ impl Replayer {
         if timeout.is_zero() {
             return Sent::Failed;
         }
-        let d = Delivery {
-            body: Bytes::copy_from_slice(info.body(&raw, self.cfg.body_mode)),
-            key: info.key.to_string(),
-            event_id: info.id.clone(),
-            event_time: info.state_time.map(format_rfc3339),
-            published_time: info.published_time.map(format_rfc3339),
-            detail_type: info.detail_type.clone(),
-            attempt,
-            replay: true,
-        };
+        let d = Delivery::for_event(&info, &raw, self.cfg.body_mode, attempt, true);
         let res = self.wfm.post(&d, timeout).await;
+        let now = SystemTime::now();
         env.attempts = attempt;
-        env.record_attempt(SystemTime::now());
-        let (status, error, excerpt) = match &res {
-            AttemptResult::Answered {
-                status, excerpt, ..
-            } => (
-                Some(*status),
-                format!("HTTP {status} (replay)"),
-                Some(excerpt.clone()),
-            ),
-            AttemptResult::Transport { message, .. } => (None, format!("{message} (replay)"), None),
-        };
+        env.record_attempt(now);
+        // The core decides, as for live delivery; a Retry-After becomes `not_before` (no sleep).
+        let v = verdict(&res, &self.cfg.transient, self.cfg.retry_after_cap, now);
         info!(event_id = %info.id, key = %info.key, user_id = info.user_id.as_deref().unwrap_or(""),
-            topic = info.topic(), attempt, status, outcome = "replay", "WFM attempt");
-        match status.map(|s| classify(s, &self.cfg.transient)) {
-            Some(Class::Delivered) => Sent::Delivered,
-            class => {
-                env.last_status = status;
-                env.last_error = Some(error);
-                env.excerpt = excerpt.filter(|e| !e.is_empty());
-                match class {
-                    Some(Class::Rejected) => env.reason = Some(Reason::Rejected),
-                    Some(Class::Gone) => env.reason = Some(Reason::Gone),
-                    _ => {}
-                }
-                Sent::Failed
-            }
+            topic = info.topic(), attempt, status = res.status(), outcome = "replay",
+            verdict = v.outcome(), "WFM attempt");
+        if let Verdict::Delivered { .. } = v {
+            return Sent::Delivered;
         }
+        env.record_replay(&v, now);
+        Sent::Failed
     }
 
     /// Moves letters to the retry queue; returns the messages to release (not moved).
