@@ -10,7 +10,7 @@ use aws_sdk_ssm::types::ParameterType;
 use base64::Engine;
 use serde_json::{Value, json};
 use std::time::Duration;
-use wfm_relay_aws::queues::Queues;
+use wfm_relay_aws::queues::{QueueSettings, Queues};
 use wfm_relay_aws::wfm::WfmClient;
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_forwarder::Forwarder;
@@ -70,8 +70,7 @@ async fn forwarder_with_secrets(stack: &Stack, wfm_url: &str, extra: &[(&str, &s
     let queues = Queues::new(
         stack.aws.sqs.clone(),
         stack.aws.s3.clone(),
-        cfg.archive_bucket.clone(),
-        cfg.archive_prefix.clone(),
+        QueueSettings::from(&cfg),
     );
     Forwarder::new(cfg, wfm, queues)
 }

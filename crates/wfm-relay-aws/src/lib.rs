@@ -2,15 +2,19 @@
 //!
 //! * [`wfm`]: the WFM HTTP client (one POST attempt, classified by the caller with
 //!   `wfm_relay_core::policy`).
-//! * [`queues`]: the SQS retry queue and dead-letter queue, with the size check against the
-//!   queue's `MaximumMessageSize` and the S3 claim check for oversize events.
+//! * [`queues`]: the SQS retry queue and dead-letter queue as typed handles
+//!   ([`queues::Queues::retry`], [`queues::Queues::dlq`]), with the size check against the
+//!   queue's `MaximumMessageSize`.
+//! * [`claim_check`]: the S3 claim check for events too large for a queue message.
 //! * [`aws`]: loading the shared AWS configuration once.
 //! * [`secrets`]: the WFM bearer token and signing keys, plain or from Secrets Manager / SSM,
 //!   cached and refreshed.
 
 pub mod archive;
 pub mod aws;
+pub mod claim_check;
 pub mod queues;
 pub mod relay;
 pub mod secrets;
+mod sqs_queue;
 pub mod wfm;

@@ -2,7 +2,7 @@
 //! with its secrets, and the queues. One AWS configuration load serves every client.
 
 use crate::aws::{AwsClients, load_sdk_config};
-use crate::queues::Queues;
+use crate::queues::{QueueSettings, Queues};
 use crate::secrets::{AwsSecretFetcher, SecretFetch, SecretStore};
 use crate::wfm::{WfmClient, WfmClientError, WfmSettings};
 use std::sync::Arc;
@@ -52,12 +52,7 @@ impl RelayParts {
             .map_err(WfmClientError::from)?;
         let wfm = WfmClient::with_secrets(&WfmSettings::from(&cfg), Arc::new(secrets))?;
         let aws = AwsClients::from_sdk_config(&conf);
-        let queues = Queues::new(
-            aws.sqs,
-            aws.s3,
-            cfg.archive_bucket.clone(),
-            cfg.archive_prefix.clone(),
-        );
+        let queues = Queues::new(aws.sqs, aws.s3, QueueSettings::from(&cfg));
         Ok(RelayParts { cfg, wfm, queues })
     }
 }

@@ -387,11 +387,7 @@ impl Forwarder {
         let now = SystemTime::now();
         let delay = enqueue_delay(&self.cfg.schedule, retry_after, now);
         env.not_before = delay.not_before.map(format_rfc3339);
-        match self
-            .queues
-            .send(&self.cfg.retry_queue_url, &env, delay.delay_s)
-            .await
-        {
+        match self.queues.retry().enqueue(&env, delay.delay_s).await {
             Ok(sent) => {
                 info!(event_id = %info.id, key = %info.key, outcome = "queued", attempt, delay_s = delay.delay_s,
                     not_before = env.not_before.as_deref().unwrap_or(""), message_id = %sent.message_id,
@@ -432,7 +428,7 @@ impl Forwarder {
         event_id: &str,
         tally: &Tally,
     ) -> Result<(), HandlerError> {
-        match self.queues.send(&self.cfg.dlq_url, env, 0).await {
+        match self.queues.dlq().park(env).await {
             Ok(sent) => {
                 warn!(event_id, key = env.key.as_deref().unwrap_or(""), user_id = env.user_id.as_deref().unwrap_or(""),
                     topic = env.topic.as_deref().unwrap_or(""), attempt = env.attempts, status = env.last_status,
@@ -572,7 +568,7 @@ impl Forwarder {
             }
             QueueBody::Envelope(env) => match self.queues.event_bytes(&env).await {
                 Ok(raw) => (*env, raw),
-                Err(e @ QueueError::ClaimCheckMissing { .. }) => {
+                Err(e) if e.is_permanent() => {
                     // Retrying cannot bring the object back: park the pointer with the reason.
                     let mut env = *env;
                     env.mark_invalid(e.to_string());
@@ -697,11 +693,7 @@ impl Forwarder {
 
     /// Best effort: if it fails, the queue's default visibility timeout applies.
     async fn extend(&self, receipt: &str, secs: u32, event_id: &str) {
-        if let Err(e) = self
-            .queues
-            .change_visibility(&self.cfg.retry_queue_url, receipt, secs)
-            .await
-        {
+        if let Err(e) = self.queues.retry().set_visibility(receipt, secs).await {
             warn!(event_id, error = %e, "could not set the visibility timeout; the queue default applies");
         }
     }

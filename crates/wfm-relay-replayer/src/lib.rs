@@ -181,7 +181,8 @@ impl Replayer {
         }
         report.remaining = self
             .queues
-            .depth(&self.cfg.dlq_url)
+            .dlq()
+            .depth()
             .await
             .map(|d| d.total())
             .unwrap_or(0);
@@ -224,7 +225,7 @@ impl Replayer {
         } else {
             usize::MAX
         });
-        let dlq = self.cfg.dlq_url.clone();
+        let dlq = self.queues.dlq();
         let mut seen: HashSet<String> = HashSet::new();
         // Copies this run wrote back (failed replays with updated history): held, not retried.
         let mut rewritten: HashSet<String> = HashSet::new();
@@ -243,10 +244,8 @@ impl Replayer {
                 report.stopped = Some("limit".into());
                 break;
             }
-            let page = self
-                .queues
+            let page = dlq
                 .receive(
-                    &dlq,
                     10,
                     self.hold_s(deadline),
                     if empty_polls == 0 { 0 } else { 1 },
@@ -399,14 +398,9 @@ impl Replayer {
             _ => {}
         }
         let held_refs: Vec<&Received> = held.iter().collect();
-        self.queues.release(&dlq, &held_refs).await;
+        dlq.release(&held_refs).await;
         if req.action == Action::Stats {
-            stats.depth = self
-                .queues
-                .depth(&dlq)
-                .await
-                .map(|d| d.total())
-                .unwrap_or(0);
+            stats.depth = dlq.depth().await.map(|d| d.total()).unwrap_or(0);
             stats.oldest_age_s = oldest
                 .and_then(|t| SystemTime::now().duration_since(t).ok())
                 .map(|d| d.as_secs());
@@ -449,11 +443,10 @@ impl Replayer {
                 Sent::Failed => {
                     report.failed += 1;
                     // Keep the history: the updated copy first, then the old message goes.
-                    match self.queues.send(&self.cfg.dlq_url, &l.dead.env, 0).await {
+                    match self.queues.dlq().park(&l.dead.env).await {
                         Ok(copy) => {
                             rewritten.insert(copy.message_id);
-                            let deleted =
-                                self.queues.delete_batch(&self.cfg.dlq_url, &[&l.msg]).await;
+                            let deleted = self.queues.dlq().delete_batch(&[&l.msg]).await;
                             if deleted.is_empty() {
                                 release.push(l.msg);
                             }
@@ -467,7 +460,7 @@ impl Replayer {
             }
         }
         let refs: Vec<&Received> = delivered.iter().collect();
-        self.queues.delete_batch(&self.cfg.dlq_url, &refs).await;
+        self.queues.dlq().delete_batch(&refs).await;
         release
     }
 
@@ -480,7 +473,7 @@ impl Replayer {
     ) -> Sent {
         let raw = match self.queues.event_bytes(env).await {
             Ok(raw) => raw,
-            Err(QueueError::ClaimCheckMissing { .. }) => return Sent::Invalid,
+            Err(e) if e.is_permanent() => return Sent::Invalid,
             Err(e) => {
                 warn!(error = %e, "cannot read a claim-checked event");
                 return Sent::Failed;
@@ -535,10 +528,7 @@ impl Replayer {
                 }
             })
             .collect();
-        let out = self
-            .queues
-            .send_batch(&self.cfg.retry_queue_url, entries)
-            .await;
+        let out = self.queues.retry().send_batch(entries).await;
         let mut moved = Vec::new();
         let mut release = Vec::new();
         for (i, l) in page.into_iter().enumerate() {
@@ -550,11 +540,7 @@ impl Replayer {
             }
         }
         let refs: Vec<&Received> = moved.iter().collect();
-        report.redriven += self
-            .queues
-            .delete_batch(&self.cfg.dlq_url, &refs)
-            .await
-            .len();
+        report.redriven += self.queues.dlq().delete_batch(&refs).await.len();
         release
     }
 
@@ -608,7 +594,7 @@ impl Replayer {
         }
         report.keys.push(key);
         let msgs: Vec<&Received> = chunk.iter().map(|l| &l.msg).collect();
-        let deleted = self.queues.delete_batch(&self.cfg.dlq_url, &msgs).await;
+        let deleted = self.queues.dlq().delete_batch(&msgs).await;
         if reason != Some(Reason::Superseded) {
             report.archived += deleted.len();
         }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 use wfm_relay_aws::aws::AwsClients;
-use wfm_relay_aws::queues::Queues;
+use wfm_relay_aws::queues::{QueueSettings, Queues};
 use wfm_relay_aws::wfm::{WfmClient, WfmSettings};
 use wfm_relay_bench::events::EventFamily;
 use wfm_relay_bench::first_poll::FirstPollApi;
@@ -433,12 +433,7 @@ fn replayer(aws: &AwsClients, stack: &LocalStack, wfm_url: &str) -> anyhow::Resu
         env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
     })?;
     let wfm = WfmClient::new(&WfmSettings::from(&cfg))?;
-    let queues = Queues::new(
-        aws.sqs.clone(),
-        aws.s3.clone(),
-        cfg.archive_bucket.clone(),
-        cfg.archive_prefix.clone(),
-    );
+    let queues = Queues::new(aws.sqs.clone(), aws.s3.clone(), QueueSettings::from(&cfg));
     Ok(Replayer::new(cfg, wfm, queues))
 }
 

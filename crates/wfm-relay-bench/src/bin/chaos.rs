@@ -38,7 +38,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use wfm_relay_aws::archive::Archive;
 use wfm_relay_aws::aws::AwsClients;
-use wfm_relay_aws::queues::Queues;
+use wfm_relay_aws::queues::{QueueSettings, Queues};
 use wfm_relay_aws::wfm::{WfmClient, WfmSettings};
 use wfm_relay_bench::events::EventFamily;
 use wfm_relay_bench::measure::peak_rss_kib;
@@ -1271,11 +1271,6 @@ fn replayer(aws: &AwsClients, env: &[(String, String)]) -> anyhow::Result<Replay
     let lookup = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     let cfg = ForwarderConfig::from_lookup(lookup).context("replayer configuration")?;
     let wfm = WfmClient::new(&WfmSettings::from(&cfg)).context("replayer WFM client")?;
-    let queues = Queues::new(
-        aws.sqs.clone(),
-        aws.s3.clone(),
-        cfg.archive_bucket.clone(),
-        cfg.archive_prefix.clone(),
-    );
+    let queues = Queues::new(aws.sqs.clone(), aws.s3.clone(), QueueSettings::from(&cfg));
     Ok(Replayer::new(cfg, wfm, queues))
 }
