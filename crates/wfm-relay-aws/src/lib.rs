@@ -6,6 +6,8 @@
 //!   ([`queues::Queues::retry`], [`queues::Queues::dlq`]), with the size check against the
 //!   queue's `MaximumMessageSize`.
 //! * [`claim_check`]: the S3 claim check for events too large for a queue message.
+//! * [`telemetry`]: the JSON log subscriber, the EMF writer and error chains, shared by both
+//!   Lambdas.
 //! * [`aws`]: loading the shared AWS configuration once.
 //! * [`secrets`]: the WFM bearer token and signing keys, plain or from Secrets Manager / SSM,
 //!   cached and refreshed.
@@ -17,4 +19,5 @@ pub mod queues;
 pub mod relay;
 pub mod secrets;
 mod sqs_queue;
+pub mod telemetry;
 pub mod wfm;

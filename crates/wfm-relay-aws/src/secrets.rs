@@ -100,7 +100,9 @@ impl SecretFetch for AwsSecretFetcher {
             let fetch_error = |id: &str, e: &dyn std::error::Error| SecretError::Fetch {
                 variable: secret.variable(),
                 id: id.to_owned(),
-                message: error_chain(e),
+                // SDK errors carry the service's message (e.g. "Secrets Manager can't find
+                // the specified secret."), never a secret's value.
+                message: crate::telemetry::error_chain(e.to_string(), e.source()),
             };
             let value = match secret {
                 SecretRef::SecretsManager { id, .. } => {
@@ -133,19 +135,6 @@ impl SecretFetch for AwsSecretFetcher {
             Ok(Secret::new(value))
         })
     }
-}
-
-/// The error and its sources on one line (`a: b: c`). SDK errors carry the service's message
-/// (e.g. "Secrets Manager can't find the specified secret."), never a secret's value.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
 }
 
 /// The credentials of one POST: the `Authorization` header and the signing keys. `Debug` shows

@@ -150,11 +150,6 @@ impl WfmClient {
         })
     }
 
-    /// The credential store in use.
-    pub fn secrets(&self) -> &Arc<SecretStore> {
-        &self.secrets
-    }
-
     /// Makes one delivery attempt with a total timeout of `timeout`.
     ///
     /// A failure before any response byte that is neither a connect error nor a timeout (a
@@ -307,16 +302,10 @@ async fn finish(r: Result<reqwest::Response, reqwest::Error>, started: Instant) 
     }
 }
 
-/// The error and its sources on one line (`a: b: c`), without the URL's query string.
+/// The error and its sources on one line (`a: b: c`), the URL (and its query string) replaced
+/// by `WFM_URL`.
 fn error_chain(e: &reqwest::Error) -> String {
-    let mut s = e.without_url_ref().to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
+    crate::telemetry::error_chain(e.without_url_ref(), std::error::Error::source(e))
 }
 
 trait WithoutUrlRef {
