@@ -362,3 +362,208 @@ impl SqsQueue {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Per-entry results of SendMessageBatch and DeleteMessageBatch, which moto cannot produce
+    //! (it fails entries only for its own validation), answered by `aws-smithy-mocks` rules at
+    //! the SDK's interceptor layer: the real client, the real request, a scripted answer.
+
+    use crate::queues::{BatchEntry, QueueSettings, Queues, Received};
+    use aws_sdk_sqs::Client;
+    use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_sqs::operation::delete_message_batch::{
+        DeleteMessageBatchError, DeleteMessageBatchOutput,
+    };
+    use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput;
+    use aws_sdk_sqs::types::error::QueueDoesNotExist;
+    use aws_sdk_sqs::types::{
+        BatchResultErrorEntry, DeleteMessageBatchResultEntry, SendMessageBatchResultEntry,
+    };
+    use aws_smithy_mocks::{
+        MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock,
+    };
+
+    fn queues(rules: &[&Rule]) -> Queues {
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::Sequential);
+        for r in rules {
+            interceptor = interceptor.with_rule(r);
+        }
+        let sqs = Client::from_conf(
+            aws_sdk_sqs::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("eu-west-1"))
+                .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+                .http_client(create_mock_http_client())
+                .interceptor(interceptor)
+                .build(),
+        );
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+                .build(),
+        );
+        Queues::new(
+            sqs,
+            s3,
+            QueueSettings {
+                retry_url: "https://sqs.eu-west-1.amazonaws.com/1/retry".into(),
+                dlq_url: "https://sqs.eu-west-1.amazonaws.com/1/dlq".into(),
+                claim_bucket: None,
+                claim_prefix: "p".into(),
+            },
+        )
+    }
+
+    fn sent(id: &str) -> SendMessageBatchResultEntry {
+        SendMessageBatchResultEntry::builder()
+            .id(id)
+            .message_id(format!("msg-{id}"))
+            .md5_of_message_body("d41d8cd98f00b204e9800998ecf8427e")
+            .build()
+            .expect("entry")
+    }
+
+    fn failed(id: &str, sender_fault: bool) -> BatchResultErrorEntry {
+        BatchResultErrorEntry::builder()
+            .id(id)
+            .sender_fault(sender_fault)
+            .code(if sender_fault {
+                "InvalidParameterValue"
+            } else {
+                "InternalError"
+            })
+            .message("fake")
+            .build()
+            .expect("entry")
+    }
+
+    fn entries(n: usize) -> Vec<BatchEntry> {
+        (0..n)
+            .map(|i| BatchEntry {
+                id: i.to_string(),
+                body: format!("{{\"n\":{i}}}"),
+                delay_s: 0,
+            })
+            .collect()
+    }
+
+    fn ids(v: &[(String, String)]) -> Vec<&str> {
+        v.iter().map(|(id, _)| id.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_send_message_batch_entry_failure_is_never_reported_as_queued() {
+        // 200 with entry 1 in Failed (no sender fault): it is sent once more, alone, and fails
+        // again; entries 0 and 2 are sent.
+        let first = mock!(Client::send_message_batch)
+            .match_requests(|r| r.entries().len() == 3)
+            .then_output(|| {
+                SendMessageBatchOutput::builder()
+                    .successful(sent("0"))
+                    .successful(sent("2"))
+                    .failed(failed("1", false))
+                    .build()
+                    .expect("output")
+            });
+        let again = mock!(Client::send_message_batch)
+            .match_requests(|r| r.entries().len() == 1 && r.entries()[0].id() == "1")
+            .then_output(|| {
+                SendMessageBatchOutput::builder()
+                    .set_successful(Some(Vec::new()))
+                    .failed(failed("1", false))
+                    .build()
+                    .expect("output")
+            });
+        let q = queues(&[&first, &again]);
+        let out = q.retry().send_batch(entries(3)).await;
+        assert_eq!(out.sent, ["0", "2"]);
+        assert_eq!(ids(&out.failed), ["1"]);
+        assert_eq!(out.failed[0].1, "InternalError: fake");
+        assert_eq!((first.num_calls(), again.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_sender_fault_is_not_resent_and_a_contradictory_answer_is_not_trusted() {
+        // Entry 0 is listed both as a success and as a failure; entry 2 is in neither list;
+        // entry 1 failed by sender fault (not resent). Only what SQS plainly accepted counts.
+        let only = mock!(Client::send_message_batch).then_output(|| {
+            SendMessageBatchOutput::builder()
+                .successful(sent("0"))
+                .successful(sent("3"))
+                .failed(failed("0", true))
+                .failed(failed("1", true))
+                .build()
+                .expect("output")
+        });
+        let q = queues(&[&only]);
+        let out = q.retry().send_batch(entries(3)).await;
+        assert!(out.sent.is_empty(), "{:?}", out.sent);
+        let mut failed = ids(&out.failed);
+        failed.sort_unstable();
+        assert_eq!(failed, ["0", "1", "2"]);
+        assert!(
+            out.failed
+                .iter()
+                .any(|(id, why)| id == "2" && why == "missing from the SendMessageBatch result")
+        );
+        assert_eq!(only.num_calls(), 1);
+    }
+
+    fn received(n: usize) -> Vec<Received> {
+        (0..n)
+            .map(|i| Received {
+                message_id: format!("m-{i}"),
+                receipt_handle: format!("rh-{i}"),
+                body: "{}".into(),
+                sent_at: None,
+            })
+            .collect()
+    }
+
+    fn deleted(id: &str) -> DeleteMessageBatchResultEntry {
+        DeleteMessageBatchResultEntry::builder()
+            .id(id)
+            .build()
+            .expect("entry")
+    }
+
+    #[tokio::test]
+    async fn a_dead_letter_whose_delete_entry_fails_is_not_counted_as_removed() {
+        let rule = mock!(Client::delete_message_batch).then_output(|| {
+            DeleteMessageBatchOutput::builder()
+                .successful(deleted("0"))
+                .successful(deleted("2"))
+                .successful(deleted("3"))
+                .failed(failed("1", false))
+                .failed(failed("2", true))
+                .build()
+                .expect("output")
+        });
+        let q = queues(&[&rule]);
+        let msgs = received(4);
+        let refs: Vec<&Received> = msgs.iter().take(3).collect();
+        // 1 failed, 2 is contradictory (both lists), "3" names no entry of this request.
+        assert_eq!(q.dlq().delete_batch(&refs).await, ["m-0"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_delete_call_removes_nothing() {
+        let rule = mock!(Client::delete_message_batch)
+            .sequence()
+            .error(|| {
+                DeleteMessageBatchError::QueueDoesNotExist(
+                    QueueDoesNotExist::builder().message("gone").build(),
+                )
+            })
+            .repeatedly()
+            .build();
+        let q = queues(&[&rule]);
+        let msgs = received(12);
+        let refs: Vec<&Received> = msgs.iter().collect();
+        // Two chunks (10 + 2), two failed calls: nothing is counted as removed.
+        assert!(q.dlq().delete_batch(&refs).await.is_empty());
+        assert_eq!(rule.num_calls(), 2);
+    }
+}
