@@ -15,6 +15,7 @@
 pub mod archive;
 pub mod aws;
 pub mod claim_check;
+pub mod credentials;
 pub mod queues;
 pub mod relay;
 pub mod secrets;

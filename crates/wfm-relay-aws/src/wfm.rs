@@ -84,8 +84,8 @@ pub struct WfmClient {
 }
 
 impl WfmClient {
-    /// Builds the client with the fixed credentials of `s` (plain variables; see
-    /// [`WfmClient::from_config`] for secrets kept in AWS).
+    /// Builds the client with the fixed credentials of `s` (plain variables; secrets kept in
+    /// AWS come through [`crate::relay::RelayParts`], which uses [`WfmClient::with_secrets`]).
     ///
     /// # Errors
     /// [`WfmClientError`] when the URL is invalid, the token cannot be a header value, or the
@@ -99,17 +99,6 @@ impl WfmClient {
                 }
             })?;
         Self::with_secrets(s, Arc::new(SecretStore::fixed(credentials)))
-    }
-
-    /// Builds the client from the configuration, reading the token and signing keys from
-    /// Secrets Manager / SSM when configured ([`SecretStore::from_config`]). For the Lambdas'
-    /// start-up: the secrets are read before the first invocation is served.
-    ///
-    /// # Errors
-    /// [`WfmClientError`] naming the variable at fault (a secret's value is never shown).
-    pub async fn from_config(cfg: &ForwarderConfig) -> Result<Self, WfmClientError> {
-        let store = SecretStore::from_config(cfg).await?;
-        Self::with_secrets(&WfmSettings::from(cfg), Arc::new(store))
     }
 
     /// Builds the client: rustls, HTTP/1.1, no redirects, the configured connect timeout and

@@ -6,6 +6,7 @@
 //!   answer ([`attempt::AttemptResult`]) and what it means ([`attempt::verdict`]).
 //! * [`policy`]: classifies a WFM answer, parses `Retry-After`, computes full-jitter backoff and
 //!   decides what happens after each attempt (retry inline, enqueue, wait, park).
+//! * [`deadline`]: the effective deadline of an invocation and the time left before it.
 //! * [`envelope`]: the versioned JSON message carried by the retry queue and the dead-letter queue.
 //! * [`config`]: the forwarder's configuration, read once from environment-like lookups.
 //! * [`signing`]: Standard Webhooks `v1` signatures (HMAC-SHA256) of the exact bytes sent.
@@ -19,6 +20,7 @@
 pub mod attempt;
 pub mod breaker;
 pub mod config;
+pub mod deadline;
 pub mod envelope;
 pub mod event;
 pub mod guard;

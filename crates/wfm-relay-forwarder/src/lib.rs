@@ -57,11 +57,11 @@ use wfm_relay_aws::telemetry::emit_metrics;
 use wfm_relay_aws::wfm::WfmClient;
 use wfm_relay_core::breaker::{Breaker, BreakerSettings};
 use wfm_relay_core::config::ForwarderConfig;
+use wfm_relay_core::deadline::{effective_deadline, time_left};
 use wfm_relay_core::envelope::Reason;
 use wfm_relay_core::event::{EventInfo, PayloadKind, payload_kind};
 use wfm_relay_core::guard::{self, GuardInput, Refusal};
 use wfm_relay_core::metrics::Metrics;
-use wfm_relay_core::policy::{effective_deadline, time_left};
 
 /// The invocation could not do its job: the event (or the batch) is in none of delivered /
 /// queued / parked. Returned as the Lambda invocation error so that AWS retries the

@@ -26,10 +26,10 @@ use wfm_relay_aws::relay::RelayParts;
 use wfm_relay_aws::wfm::WfmClient;
 use wfm_relay_core::attempt::{Delivery, Verdict, verdict};
 use wfm_relay_core::config::ForwarderConfig;
+use wfm_relay_core::deadline::time_left;
 use wfm_relay_core::envelope::{EnvelopeV1, Reason};
 use wfm_relay_core::event::parse_event;
 use wfm_relay_core::metrics::{self, Metrics};
-use wfm_relay_core::policy::time_left;
 use wfm_relay_core::replay::{DeadLetter, decode_dead_letter, select_latest};
 use wfm_relay_core::timefmt::format_rfc3339;
 

@@ -20,7 +20,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let replayer = Arc::clone(&replayer);
         async move {
             let started = std::time::SystemTime::now();
-            let deadline = wfm_relay_core::policy::effective_deadline(
+            let deadline = wfm_relay_core::deadline::effective_deadline(
                 event.context.deadline(),
                 started,
                 replayer.config().function_timeout,
