@@ -1,7 +1,7 @@
 //! Adapters of wfm-relay: the only crate that names AWS SDK or HTTP client types.
 //!
-//! * [`wfm`]: the WFM HTTP client (one POST attempt, classified by the caller with
-//!   `wfm_relay_core::policy`).
+//! * [`wfm`]: the WFM HTTP client (one POST attempt per core `Delivery`, answered as a core
+//!   `AttemptResult` that `wfm_relay_core::attempt::verdict` classifies).
 //! * [`queues`]: the SQS retry queue and dead-letter queue as typed handles
 //!   ([`queues::Queues::retry`], [`queues::Queues::dlq`]), with the size check against the
 //!   queue's `MaximumMessageSize`.
