@@ -46,7 +46,7 @@ impl Forwarder {
             Err(invalid) => {
                 let env = EnvelopeV1::invalid(raw, invalid.to_string());
                 warn!(outcome = "invalid_event", error = %invalid, bytes = raw.len(), "not an EventBridge event; parking it");
-                self.park(&env, "-", inv).await?;
+                self.park(&env, inv).await?;
                 return Ok(EventOutcome::Parked(Reason::InvalidEvent));
             }
         };
@@ -80,7 +80,7 @@ impl Forwarder {
                 warn!(event_id = %info.id, key = %info.key, topic = info.topic(), source = %info.source,
                     outcome = refusal.reason.as_str(), error = %refusal.message, "not delivered live; parking it");
                 env.record_refusal(&refusal);
-                self.park(env, &info.id, inv).await?;
+                self.park(env, inv).await?;
                 return Ok(Inline::Done(EventOutcome::Parked(refusal.reason)));
             }
             let left = self.left(inv.deadline);
@@ -111,7 +111,7 @@ impl Forwarder {
             match v {
                 Verdict::Delivered { .. } => return Ok(Inline::Done(EventOutcome::Delivered)),
                 Verdict::Park { reason, .. } => {
-                    self.park(env, &info.id, inv).await?;
+                    self.park(env, inv).await?;
                     return Ok(Inline::Done(EventOutcome::Parked(reason)));
                 }
                 Verdict::Transient {
@@ -176,7 +176,7 @@ impl Forwarder {
                     "{}; the retry queue refused it: {e}",
                     env.last_error.as_deref().unwrap_or("")
                 ));
-                self.park(&env, &info.id, inv).await?;
+                self.park(&env, inv).await?;
                 Ok(EventOutcome::Parked(env.effective_reason()))
             }
         }

@@ -7,7 +7,8 @@ use tracing::{error, warn};
 use wfm_relay_core::envelope::EnvelopeV1;
 
 impl Forwarder {
-    /// Sends `env` to the DLQ, logged and counted by reason.
+    /// Sends `env` to the DLQ, logged and counted by reason. The letter's `event_id` names it in
+    /// the logs (`-` for input that had none).
     ///
     /// # Errors
     /// [`HandlerError::CannotPark`] when the DLQ did not take it (the caller keeps the event:
@@ -15,9 +16,9 @@ impl Forwarder {
     pub(crate) async fn park(
         &self,
         env: &EnvelopeV1,
-        event_id: &str,
         inv: Invocation<'_>,
     ) -> Result<(), HandlerError> {
+        let event_id = env.event_id.as_deref().unwrap_or("-");
         match self.ports.dead_letters.park(env).await {
             Ok(sent) => {
                 warn!(event_id, key = env.key.as_deref().unwrap_or(""), user_id = env.user_id.as_deref().unwrap_or(""),

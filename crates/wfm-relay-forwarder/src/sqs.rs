@@ -127,7 +127,7 @@ impl Forwarder {
                     rec.get().as_bytes(),
                     format!("unreadable SQS record: {e}"),
                 );
-                return match (self.park(&env, "-", inv).await, id) {
+                return match (self.park(&env, inv).await, id) {
                     (Err(_), Some(id)) => Disposition::Retry(id),
                     _ => Disposition::Delete,
                 };
@@ -140,7 +140,7 @@ impl Forwarder {
                 msg.body.as_deref().unwrap_or("").as_bytes(),
                 "SQS record without messageId",
             );
-            let _ = self.park(&env, "-", inv).await;
+            let _ = self.park(&env, inv).await;
             return Disposition::Delete;
         };
         if self.left(inv.deadline).is_zero() {
@@ -169,7 +169,7 @@ impl Forwarder {
                     outcome = "invalid_event",
                     "unreadable retry-queue message; parking it"
                 );
-                Err(self.park(&env, "-", inv).await.into())
+                Err(self.park(&env, inv).await.into())
             }
             QueueBody::RawEvent => {
                 let info = parse_event(body.as_bytes()).ok();
@@ -185,7 +185,7 @@ impl Forwarder {
                     let mut env = *env;
                     env.mark_invalid(e.to_string());
                     warn!(message_id, error = %e, outcome = "invalid_event", "claim-checked event is gone; parking its pointer");
-                    Err(self.park(&env, "-", inv).await.into())
+                    Err(self.park(&env, inv).await.into())
                 }
                 Err(e) => {
                     error!(message_id, error = %e, "cannot read the claim-checked event; will retry");
@@ -205,7 +205,7 @@ impl Forwarder {
             Ok(info) => info,
             Err(invalid) => {
                 env.mark_invalid(invalid.to_string());
-                return self.park(&env, "-", inv).await.into();
+                return self.park(&env, inv).await.into();
             }
         };
         let rec = Record {
@@ -224,7 +224,7 @@ impl Forwarder {
             warn!(event_id = %info.id, key = %info.key, topic = info.topic(), source = %info.source,
                 outcome = refusal.reason.as_str(), error = %refusal.message, "not delivered live; parking it");
             env.record_refusal(&refusal);
-            return self.park(&env, &info.id, inv).await.into();
+            return self.park(&env, inv).await.into();
         }
         let now = self.ports.clock.now();
         let wait = env
@@ -276,7 +276,7 @@ impl Forwarder {
             Verdict::Delivered { .. } => Keep::No,
             Verdict::Park { .. } => {
                 env.record_verdict(v);
-                self.park(env, &rec.info.id, inv).await.into()
+                self.park(env, inv).await.into()
             }
             Verdict::Transient { retry_after, .. } => {
                 match after_queued_transient(rec.receive_count, &self.cfg.schedule, *retry_after) {
@@ -287,7 +287,7 @@ impl Forwarder {
                     }
                     QueuedNext::Exhausted => {
                         env.record_exhausted(v);
-                        self.park(env, &rec.info.id, inv).await.into()
+                        self.park(env, inv).await.into()
                     }
                 }
             }
@@ -325,7 +325,7 @@ impl Forwarder {
                     ),
                     None => format!("{}; the retry schedule ran out", self.breaker_note()),
                 });
-                self.park(env, &rec.info.id, inv).await.into()
+                self.park(env, inv).await.into()
             }
         }
     }
