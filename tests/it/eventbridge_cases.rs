@@ -427,7 +427,7 @@ async fn c19_a_sqs_unreachable_fails_the_invocation() {
 #[tokio::test]
 async fn c19_b_send_message_batch_partial_failure_is_not_counted() {
     use std::sync::Arc;
-    use wfm_relay_aws::queues::{BatchEntry, Queues};
+    use wfm_relay_aws::queues::{BatchEntry, QueueSettings, Queues};
     let case = case("C19");
     let stack = Stack::create(StackOptions::default()).await;
     let proxy = FaultProxy::start(endpoint()).await.expect("proxy");
@@ -439,8 +439,12 @@ async fn c19_b_send_message_batch_partial_failure_is_not_counted() {
     let queues = Queues::new(
         sqs_via(&proxy.url()).await,
         stack.aws.s3.clone(),
-        None,
-        "dead-letters".into(),
+        QueueSettings {
+            retry_url: stack.retry_url.clone(),
+            dlq_url: stack.dlq_url.clone(),
+            claim_bucket: None,
+            claim_prefix: "dead-letters".into(),
+        },
     );
     let entries = (0..3)
         .map(|i| BatchEntry {
@@ -449,7 +453,7 @@ async fn c19_b_send_message_batch_partial_failure_is_not_counted() {
             delay_s: 0,
         })
         .collect();
-    let out = queues.send_batch(&stack.retry_url, entries).await;
+    let out = queues.retry().send_batch(entries).await;
     assert_eq!(
         out.sent.len(),
         case["expect"]["B"]["reported_enqueued_count"]

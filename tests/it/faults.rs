@@ -8,7 +8,7 @@ use crate::support::*;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
-use wfm_relay_aws::queues::Queues;
+use wfm_relay_aws::queues::{QueueSettings, Queues};
 use wfm_relay_aws::wfm::{WfmClient, WfmSettings};
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::envelope::Reason;
@@ -38,12 +38,7 @@ fn replayer_with(
     let env = stack.env(wfm_url, &[]);
     let cfg = ForwarderConfig::from_lookup(|k| env.get(k).cloned()).expect("valid config");
     let wfm = WfmClient::new(&WfmSettings::from(&cfg)).expect("client");
-    let queues = Queues::new(
-        sqs,
-        s3,
-        cfg.archive_bucket.clone(),
-        cfg.archive_prefix.clone(),
-    );
+    let queues = Queues::new(sqs, s3, QueueSettings::from(&cfg));
     Replayer::new(cfg, wfm, queues)
 }
 

@@ -518,3 +518,61 @@ async fn lambda_failure_records_and_raw_events_are_replayed_too() {
     assert_eq!(record_post.header("x-attempt"), Some("4"));
     assert_eq!(stack.depth(&stack.dlq_url).await, 0);
 }
+
+#[tokio::test]
+async fn a_replayed_answer_updates_the_letter_through_the_core_verdict() {
+    // Issue 8, decided: a transient answer sets `transient_exhausted` (the letter keeps a
+    // reason), a Retry-After becomes `not_before` (no sleep; the letter counts failed), and a
+    // permanent answer sets `rejected`.
+    let stack = Stack::create(StackOptions::default()).await;
+    let wfm = wfm_relay_local::wfm_server::ScriptedWfm::start(Script::Sequence(vec![
+        Reply::status(429)
+            .header("Retry-After", "120")
+            .body("slow down"),
+        Reply::status(400).body("bad request"),
+    ]))
+    .await
+    .expect("WFM server");
+    stack
+        .park(&fixture("presence-break.json"), Reason::Expired, 2)
+        .await;
+    let r = stack.replayer(&wfm.url(), &[]);
+    let req = Request::new(Action::Replay);
+    let replay = || r.run(&req, Some(deadline()), &no_progress);
+    let rep = replay().await.expect("replay");
+    assert_eq!((rep.delivered, rep.failed, rep.remaining), (0, 1, Some(1)));
+    let left = stack.take_all(&stack.dlq_url).await;
+    assert_eq!(left.len(), 1);
+    let env = &left[0].1;
+    assert_eq!(env.reason, Some(Reason::TransientExhausted));
+    assert_eq!((env.attempts, env.last_status), (3, Some(429)));
+    assert_eq!(env.last_error.as_deref(), Some("HTTP 429"));
+    assert_eq!(env.excerpt.as_deref(), Some("slow down"));
+    let at = |t: &Option<String>| {
+        wfm_relay_core::timefmt::parse_rfc3339(t.as_deref().expect("time")).expect("RFC 3339")
+    };
+    assert_eq!(
+        at(&env.not_before)
+            .duration_since(at(&env.last_attempt_at))
+            .expect("later"),
+        std::time::Duration::from_secs(120)
+    );
+    // A second letter, which WFM now refuses for good (the first one, held invisible by
+    // `take_all`, still counts in `remaining`).
+    stack
+        .park(&fixture("activity.json"), Reason::Expired, 2)
+        .await;
+    let rep = replay().await.expect("replay");
+    assert_eq!((rep.delivered, rep.failed, rep.remaining), (0, 1, Some(2)));
+    let left = stack.take_all(&stack.dlq_url).await;
+    assert_eq!(left.len(), 1);
+    let env = &left[0].1;
+    assert_eq!(env.reason, Some(Reason::Rejected));
+    assert_eq!((env.attempts, env.last_status), (3, Some(400)));
+    assert_eq!(
+        env.last_error.as_deref(),
+        Some("HTTP 400: permanent failure")
+    );
+    assert_eq!(env.not_before, None);
+    assert_eq!(wfm.requests().len(), 2);
+}

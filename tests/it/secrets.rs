@@ -10,9 +10,7 @@ use aws_sdk_ssm::types::ParameterType;
 use base64::Engine;
 use serde_json::{Value, json};
 use std::time::Duration;
-use wfm_relay_aws::queues::Queues;
-use wfm_relay_aws::wfm::WfmClient;
-use wfm_relay_core::config::ForwarderConfig;
+use wfm_relay_aws::relay::RelayParts;
 use wfm_relay_forwarder::Forwarder;
 use wfm_relay_local::runtime_api::{InvokeOutcome, RuntimeApi};
 
@@ -59,21 +57,24 @@ async fn put_parameter(value: &str) -> String {
     name
 }
 
-/// A forwarder built as `Forwarder::from_env` builds it: the WFM client reads its secrets from
-/// AWS before the first event.
+/// A forwarder built on the production start-up path (`RelayParts`, as `Forwarder::from_env`
+/// uses it) with the stack's variables: the WFM client reads its secrets from AWS before the
+/// first event.
 async fn forwarder_with_secrets(stack: &Stack, wfm_url: &str, extra: &[(&str, &str)]) -> Forwarder {
     let env = stack.env(wfm_url, extra);
-    let cfg = ForwarderConfig::from_lookup(|k| env.get(k).cloned()).expect("valid config");
-    let wfm = WfmClient::from_config(&cfg)
+    let parts = RelayParts::from_lookup(|k| env.get(k).cloned(), &sdk_config().await)
         .await
-        .expect("client with secrets");
-    let queues = Queues::new(
-        stack.aws.sqs.clone(),
-        stack.aws.s3.clone(),
-        cfg.archive_bucket.clone(),
-        cfg.archive_prefix.clone(),
-    );
-    Forwarder::new(cfg, wfm, queues)
+        .expect("start-up with secrets");
+    Forwarder::new(parts.cfg, parts.wfm, parts.queues)
+}
+
+/// The start-up error for the stack's variables plus `extra`.
+async fn start_up_error(stack: &Stack, extra: &[(&str, &str)]) -> String {
+    let env = stack.env("http://127.0.0.1:9/x", extra);
+    RelayParts::from_lookup(|k| env.get(k).cloned(), &sdk_config().await)
+        .await
+        .expect_err("start-up must fail")
+        .to_string()
 }
 
 fn bearer(token: &str) -> String {
@@ -177,23 +178,13 @@ async fn an_unreadable_secret_fails_start_up_naming_the_variable() {
         ("WFM_SIGNING_SECRET_ARN", unique("missing-secret")),
     ];
     for (var, id) in &table {
-        let env = stack.env("http://127.0.0.1:9/x", &[(var, id)]);
-        let cfg = ForwarderConfig::from_lookup(|k| env.get(k).cloned()).expect("valid config");
-        let err = WfmClient::from_config(&cfg)
-            .await
-            .expect_err("unreadable secret");
-        let text = err.to_string();
+        let text = start_up_error(&stack, &[(var, id)]).await;
         assert!(text.starts_with(var), "{text}");
         assert!(text.contains(id.as_str()), "names the secret: {text}");
     }
     // A value that is no list of `whsec_` secrets: named, not shown.
     let arn = create_secret("whsec_not-base64-at-all!!").await;
-    let env = stack.env("http://127.0.0.1:9/x", &[("WFM_SIGNING_SECRET_ARN", &arn)]);
-    let cfg = ForwarderConfig::from_lookup(|k| env.get(k).cloned()).expect("valid config");
-    let text = WfmClient::from_config(&cfg)
-        .await
-        .expect_err("invalid list")
-        .to_string();
+    let text = start_up_error(&stack, &[("WFM_SIGNING_SECRET_ARN", &arn)]).await;
     assert!(text.starts_with("WFM_SIGNING_SECRET_ARN"), "{text}");
     assert!(!text.contains("not-base64-at-all"), "{text}");
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 use wfm_relay_aws::aws::AwsClients;
-use wfm_relay_aws::queues::Queues;
+use wfm_relay_aws::queues::{QueueSettings, Queues};
 use wfm_relay_aws::wfm::{WfmClient, WfmSettings};
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::envelope::EnvelopeV1;
@@ -142,12 +142,7 @@ impl Stack {
         let env = self.env(wfm_url, extra);
         let cfg = ForwarderConfig::from_lookup(|k| env.get(k).cloned()).expect("valid config");
         let wfm = WfmClient::new(&WfmSettings::from(&cfg)).expect("client");
-        let queues = Queues::new(
-            sqs,
-            self.aws.s3.clone(),
-            cfg.archive_bucket.clone(),
-            cfg.archive_prefix.clone(),
-        );
+        let queues = Queues::new(sqs, self.aws.s3.clone(), QueueSettings::from(&cfg));
         Forwarder::new(cfg, wfm, queues)
     }
 
@@ -298,8 +293,7 @@ impl Stack {
         let queues = Queues::new(
             self.aws.sqs.clone(),
             self.aws.s3.clone(),
-            cfg.archive_bucket.clone(),
-            cfg.archive_prefix.clone(),
+            QueueSettings::from(&cfg),
         );
         wfm_relay_replayer::Replayer::new(cfg, wfm, queues)
     }

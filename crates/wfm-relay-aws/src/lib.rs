@@ -1,9 +1,13 @@
 //! Adapters of wfm-relay: the only crate that names AWS SDK or HTTP client types.
 //!
-//! * [`wfm`]: the WFM HTTP client (one POST attempt, classified by the caller with
-//!   `wfm_relay_core::policy`).
-//! * [`queues`]: the SQS retry queue and dead-letter queue, with the size check against the
-//!   queue's `MaximumMessageSize` and the S3 claim check for oversize events.
+//! * [`wfm`]: the WFM HTTP client (one POST attempt per core `Delivery`, answered as a core
+//!   `AttemptResult` that `wfm_relay_core::attempt::verdict` classifies).
+//! * [`queues`]: the SQS retry queue and dead-letter queue as typed handles
+//!   ([`queues::Queues::retry`], [`queues::Queues::dlq`]), with the size check against the
+//!   queue's `MaximumMessageSize`.
+//! * [`claim_check`]: the S3 claim check for events too large for a queue message.
+//! * [`telemetry`]: the JSON log subscriber, the EMF writer and error chains, shared by both
+//!   Lambdas.
 //! * [`auth`]: destination auth (none, bearer, oauth2 client credentials, api_key, basic): the
 //!   credentials provider and the OAuth token cache.
 //! * [`aws`]: loading the shared AWS configuration once.
@@ -13,7 +17,11 @@
 pub mod archive;
 pub mod auth;
 pub mod aws;
+pub mod claim_check;
+pub mod credentials;
 pub mod queues;
 pub mod relay;
 pub mod secrets;
+mod sqs_queue;
+pub mod telemetry;
 pub mod wfm;

@@ -2,9 +2,10 @@
 //! with its secrets, and the queues. One AWS configuration load serves every client.
 
 use crate::aws::{AwsClients, load_sdk_config};
-use crate::queues::Queues;
+use crate::queues::{QueueSettings, Queues};
 use crate::secrets::{AwsSecretFetcher, SecretFetch, SecretStore};
 use crate::wfm::{WfmClient, WfmClientError, WfmSettings};
+use aws_config::SdkConfig;
 use std::sync::Arc;
 use wfm_relay_core::config::{ConfigError, ForwarderConfig};
 
@@ -40,10 +41,25 @@ impl RelayParts {
     /// [`StartError`] naming the variable at fault.
     pub async fn from_env() -> Result<Self, StartError> {
         let cfg = ForwarderConfig::from_lookup(|k| std::env::var(k).ok())?;
-        let conf = load_sdk_config().await;
+        Self::build(cfg, &load_sdk_config().await).await
+    }
+
+    /// The same start-up path as [`RelayParts::from_env`], with the configuration read from
+    /// `lookup` and the AWS configuration given (tests use it with their own variables).
+    ///
+    /// # Errors
+    /// [`StartError`] naming the variable at fault.
+    pub async fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        conf: &SdkConfig,
+    ) -> Result<Self, StartError> {
+        Self::build(ForwarderConfig::from_lookup(lookup)?, conf).await
+    }
+
+    async fn build(cfg: ForwarderConfig, conf: &SdkConfig) -> Result<Self, StartError> {
         let fetcher: Option<Arc<dyn SecretFetch>> =
             if cfg.auth_token_source.is_some() || cfg.signing_source.is_some() {
-                Some(Arc::new(AwsSecretFetcher::new(&conf)))
+                Some(Arc::new(AwsSecretFetcher::new(conf)))
             } else {
                 None
             };
@@ -51,13 +67,8 @@ impl RelayParts {
             .await
             .map_err(WfmClientError::from)?;
         let wfm = WfmClient::with_secrets(&WfmSettings::from(&cfg), Arc::new(secrets))?;
-        let aws = AwsClients::from_sdk_config(&conf);
-        let queues = Queues::new(
-            aws.sqs,
-            aws.s3,
-            cfg.archive_bucket.clone(),
-            cfg.archive_prefix.clone(),
-        );
+        let aws = AwsClients::from_sdk_config(conf);
+        let queues = Queues::new(aws.sqs, aws.s3, QueueSettings::from(&cfg));
         Ok(RelayParts { cfg, wfm, queues })
     }
 }

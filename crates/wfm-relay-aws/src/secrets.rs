@@ -16,14 +16,14 @@
 //! decrypted with its KMS key. Values are held in [`Secret`] / [`SigningKeys`], whose `Debug`
 //! is redacted, and are never logged.
 
-use aws_config::BehaviorVersion;
-use reqwest::header::HeaderValue;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use wfm_relay_core::config::{ForwarderConfig, Secret, SecretRef};
+
+pub use crate::credentials::Credentials;
 use wfm_relay_core::signing::SigningKeys;
 
 /// Longest wait before a failed refresh is tried again: 30 s (or the TTL when shorter).
@@ -80,15 +80,6 @@ impl AwsSecretFetcher {
             ssm: aws_sdk_ssm::Client::new(conf),
         }
     }
-
-    /// Loads the default AWS configuration (region, credentials, `AWS_ENDPOINT_URL` for
-    /// emulators; or the service-specific `AWS_ENDPOINT_URL_SECRETS_MANAGER` /
-    /// `AWS_ENDPOINT_URL_SSM`, AWS SDK developer guide, "Service-specific endpoints") and builds
-    /// the clients. Called only when a secret comes from AWS, so local runs with plain variables
-    /// make no AWS call for credentials.
-    pub async fn from_env() -> Self {
-        Self::new(&aws_config::load_defaults(BehaviorVersion::latest()).await)
-    }
 }
 
 impl SecretFetch for AwsSecretFetcher {
@@ -100,7 +91,9 @@ impl SecretFetch for AwsSecretFetcher {
             let fetch_error = |id: &str, e: &dyn std::error::Error| SecretError::Fetch {
                 variable: secret.variable(),
                 id: id.to_owned(),
-                message: error_chain(e),
+                // SDK errors carry the service's message (e.g. "Secrets Manager can't find
+                // the specified secret."), never a secret's value.
+                message: crate::telemetry::error_chain(e.to_string(), e.source()),
             };
             let value = match secret {
                 SecretRef::SecretsManager { id, .. } => {
@@ -132,79 +125,6 @@ impl SecretFetch for AwsSecretFetcher {
             }
             Ok(Secret::new(value))
         })
-    }
-}
-
-/// The error and its sources on one line (`a: b: c`). SDK errors carry the service's message
-/// (e.g. "Secrets Manager can't find the specified secret."), never a secret's value.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
-}
-
-/// The credentials of one POST: the `Authorization` header and the signing keys. `Debug` shows
-/// only whether they are set.
-#[derive(Clone)]
-pub struct Credentials {
-    token: Option<Secret>,
-    authorization: Option<HeaderValue>,
-    signing_keys: Option<SigningKeys>,
-}
-
-impl Credentials {
-    /// Validates the token (it must fit an HTTP header value) and prepares
-    /// `Authorization: Bearer <token>`, marked sensitive.
-    ///
-    /// # Errors
-    /// A message (without the token) when the token holds characters not allowed in a header.
-    pub fn new(token: Option<Secret>, signing_keys: Option<SigningKeys>) -> Result<Self, String> {
-        let authorization = match &token {
-            Some(t) => {
-                let mut v =
-                    HeaderValue::from_str(&format!("Bearer {}", t.expose())).map_err(|_| {
-                        "the token contains characters not allowed in an HTTP header".to_owned()
-                    })?;
-                v.set_sensitive(true);
-                Some(v)
-            }
-            None => None,
-        };
-        Ok(Credentials {
-            token,
-            authorization,
-            signing_keys,
-        })
-    }
-
-    /// `Bearer <token>`, when a token is configured.
-    pub fn authorization(&self) -> Option<&HeaderValue> {
-        self.authorization.as_ref()
-    }
-
-    /// The Standard Webhooks signing keys, when configured.
-    pub fn signing_keys(&self) -> Option<&SigningKeys> {
-        self.signing_keys.as_ref()
-    }
-}
-
-impl PartialEq for Credentials {
-    fn eq(&self, other: &Self) -> bool {
-        self.token == other.token && self.signing_keys == other.signing_keys
-    }
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("token", &self.token)
-            .field("signing_keys", &self.signing_keys)
-            .finish()
     }
 }
 
@@ -275,22 +195,9 @@ impl SecretStore {
 
     /// Builds the store from the configuration. When a secret comes from AWS
     /// (`WFM_AUTH_TOKEN_SECRET_ARN`, `WFM_AUTH_TOKEN_PARAM`, `WFM_SIGNING_SECRET_ARN`,
-    /// `WFM_SIGNING_SECRET_PARAM`) it is read now ([`AwsSecretFetcher::from_env`]); otherwise
-    /// no AWS call is made.
-    ///
-    /// # Errors
-    /// [`SecretError`] naming the variable when a secret cannot be read or is invalid.
-    pub async fn from_config(cfg: &ForwarderConfig) -> Result<Self, SecretError> {
-        let fetcher: Option<Arc<dyn SecretFetch>> =
-            if cfg.auth_token_source.is_some() || cfg.signing_source.is_some() {
-                Some(Arc::new(AwsSecretFetcher::from_env().await))
-            } else {
-                None
-            };
-        Self::with_fetcher(cfg, fetcher).await
-    }
-
-    /// Same as [`SecretStore::from_config`] with a given fetcher (tests count its calls).
+    /// `WFM_SIGNING_SECRET_PARAM`) it is read now through `fetcher` (the Lambdas pass an
+    /// [`AwsSecretFetcher`] built by [`crate::relay::RelayParts`]; tests count its calls);
+    /// otherwise no AWS call is made.
     ///
     /// # Errors
     /// [`SecretError`] naming the variable; also when a secret comes from AWS and `fetcher` is

@@ -14,12 +14,12 @@
 //! is retried once at once with them (same `X-Attempt`); otherwise the 401 is returned as it is.
 
 use crate::secrets::{Credentials, SecretError, SecretStore};
-use bytes::Bytes;
 use reqwest::header::{
     AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use wfm_relay_core::attempt::{AttemptResult, Delivery, TransportKind};
 use wfm_relay_core::config::{ForwarderConfig, Secret};
 use wfm_relay_core::signing::SigningKeys;
 
@@ -74,63 +74,6 @@ pub enum WfmClientError {
     Secrets(#[from] SecretError),
 }
 
-/// One delivery attempt's request metadata.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    /// The exact bytes to POST.
-    pub body: Bytes,
-    /// `Idempotency-Key`.
-    pub key: String,
-    /// `X-Event-Id` (EventBridge `id`).
-    pub event_id: String,
-    /// `X-Event-Time` (RFC 3339 state time), when known.
-    pub event_time: Option<String>,
-    /// `X-Genesys-Timestamp` (RFC 3339 `detail.timestamp`, Genesys's publish time), when known.
-    pub published_time: Option<String>,
-    /// `X-Genesys-Topic` (`detail-type`).
-    pub detail_type: String,
-    /// `X-Attempt`, 1-based over the whole life of the event.
-    pub attempt: u32,
-    /// Adds `X-Replay: true`.
-    pub replay: bool,
-}
-
-/// How a transport failure happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportKind {
-    /// Could not connect (refused, DNS, TLS handshake).
-    Connect,
-    /// The attempt's timeout elapsed.
-    Timeout,
-    /// Connection reset or closed, truncated response, anything else.
-    Other,
-}
-
-/// What one attempt produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttemptResult {
-    /// WFM answered with a complete response.
-    Answered {
-        /// HTTP status code.
-        status: u16,
-        /// The raw `Retry-After` header, if present.
-        retry_after: Option<String>,
-        /// Up to 1 KiB of the body, lossily decoded as UTF-8.
-        excerpt: String,
-        /// Time from sending to the end of the response, ms.
-        latency_ms: u64,
-    },
-    /// No complete response.
-    Transport {
-        /// The failure's kind.
-        kind: TransportKind,
-        /// A one-line description (never contains the token).
-        message: String,
-        /// Time spent, ms.
-        latency_ms: u64,
-    },
-}
-
 /// HTTP client for the WFM endpoint. Build once per process; cheap to share by reference.
 #[derive(Debug, Clone)]
 pub struct WfmClient {
@@ -141,8 +84,8 @@ pub struct WfmClient {
 }
 
 impl WfmClient {
-    /// Builds the client with the fixed credentials of `s` (plain variables; see
-    /// [`WfmClient::from_config`] for secrets kept in AWS).
+    /// Builds the client with the fixed credentials of `s` (plain variables; secrets kept in
+    /// AWS come through [`crate::relay::RelayParts`], which uses [`WfmClient::with_secrets`]).
     ///
     /// # Errors
     /// [`WfmClientError`] when the URL is invalid, the token cannot be a header value, or the
@@ -156,17 +99,6 @@ impl WfmClient {
                 }
             })?;
         Self::with_secrets(s, Arc::new(SecretStore::fixed(credentials)))
-    }
-
-    /// Builds the client from the configuration, reading the token and signing keys from
-    /// Secrets Manager / SSM when configured ([`SecretStore::from_config`]). For the Lambdas'
-    /// start-up: the secrets are read before the first invocation is served.
-    ///
-    /// # Errors
-    /// [`WfmClientError`] naming the variable at fault (a secret's value is never shown).
-    pub async fn from_config(cfg: &ForwarderConfig) -> Result<Self, WfmClientError> {
-        let store = SecretStore::from_config(cfg).await?;
-        Self::with_secrets(&WfmSettings::from(cfg), Arc::new(store))
     }
 
     /// Builds the client: rustls, HTTP/1.1, no redirects, the configured connect timeout and
@@ -205,11 +137,6 @@ impl WfmClient {
             fresh,
             secrets,
         })
-    }
-
-    /// The credential store in use.
-    pub fn secrets(&self) -> &Arc<SecretStore> {
-        &self.secrets
     }
 
     /// Makes one delivery attempt with a total timeout of `timeout`.
@@ -364,16 +291,10 @@ async fn finish(r: Result<reqwest::Response, reqwest::Error>, started: Instant) 
     }
 }
 
-/// The error and its sources on one line (`a: b: c`), without the URL's query string.
+/// The error and its sources on one line (`a: b: c`), the URL (and its query string) replaced
+/// by `WFM_URL`.
 fn error_chain(e: &reqwest::Error) -> String {
-    let mut s = e.without_url_ref().to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
+    crate::telemetry::error_chain(e.without_url_ref(), std::error::Error::source(e))
 }
 
 trait WithoutUrlRef {

@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use wfm_relay_aws::aws::AwsClients;
-use wfm_relay_aws::queues::Queues;
+use wfm_relay_aws::queues::{QueueSettings, Queues};
 use wfm_relay_aws::wfm::{WfmClient, WfmSettings};
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_replayer::Replayer;
@@ -18,11 +18,6 @@ pub fn from_env(aws: &AwsClients, env: &[(String, String)]) -> anyhow::Result<Re
     let lookup = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     let cfg = ForwarderConfig::from_lookup(lookup).context("replayer configuration")?;
     let wfm = WfmClient::new(&WfmSettings::from(&cfg)).context("replayer WFM client")?;
-    let queues = Queues::new(
-        aws.sqs.clone(),
-        aws.s3.clone(),
-        cfg.archive_bucket.clone(),
-        cfg.archive_prefix.clone(),
-    );
+    let queues = Queues::new(aws.sqs.clone(), aws.s3.clone(), QueueSettings::from(&cfg));
     Ok(Replayer::new(cfg, wfm, queues))
 }

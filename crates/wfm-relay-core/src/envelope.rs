@@ -6,7 +6,9 @@
 //! reads as [`Reason::Redriven`]). Fields are plain JSON so a person can read them in the SQS
 //! console; times are RFC 3339 UTC strings.
 
+use crate::attempt::Verdict;
 use crate::event::{EventInfo, parse_event};
+use crate::guard::Refusal;
 use crate::timefmt::format_rfc3339;
 use serde::{Deserialize, Serialize};
 use std::time::SystemTime;
@@ -167,6 +169,79 @@ impl EnvelopeV1 {
         self.last_attempt_at = Some(at);
     }
 
+    /// A dead letter for bytes that are not a valid event (or a queue message that cannot be
+    /// read): the bytes as its `event`, reason `invalid_event`, `why` as `last_error`.
+    pub fn invalid(raw: &[u8], why: impl Into<String>) -> Self {
+        let mut env = EnvelopeV1::new(raw, None);
+        env.mark_invalid(why);
+        env
+    }
+
+    /// Marks this letter `invalid_event` with `why` as `last_error`, keeping everything else
+    /// (e.g. a claim-check pointer whose object is gone, or an envelope whose event is invalid).
+    pub fn mark_invalid(&mut self, why: impl Into<String>) {
+        self.reason = Some(Reason::InvalidEvent);
+        self.last_error = Some(why.into());
+    }
+
+    /// Writes a guard refusal (`unknown_source` / `expired`) into the letter before parking.
+    pub fn record_refusal(&mut self, refusal: &Refusal) {
+        self.reason = Some(refusal.reason);
+        self.last_error = Some(refusal.message.clone());
+    }
+
+    /// Writes an attempt's verdict into the letter's history: a transient one sets
+    /// `last_status`, `last_error` and `excerpt` (no reason: it may still be retried); a
+    /// permanent one sets those and the reason (`rejected` / `gone`). A delivered one changes
+    /// nothing.
+    pub fn record_verdict(&mut self, v: &Verdict) {
+        match v {
+            Verdict::Delivered { .. } => {}
+            Verdict::Transient {
+                status,
+                error,
+                excerpt,
+                ..
+            } => {
+                self.last_status = *status;
+                self.last_error = Some(error.clone());
+                self.excerpt = excerpt.clone();
+            }
+            Verdict::Park {
+                reason,
+                status,
+                error,
+                excerpt,
+            } => {
+                self.reason = Some(*reason);
+                self.last_status = Some(*status);
+                self.last_error = Some(error.clone());
+                self.excerpt = Some(excerpt.clone());
+            }
+        }
+    }
+
+    /// Writes a transient verdict after which no retry is left: its history, and the reason
+    /// `transient_exhausted`.
+    pub fn record_exhausted(&mut self, v: &Verdict) {
+        self.record_verdict(v);
+        self.reason = Some(Reason::TransientExhausted);
+    }
+
+    /// Writes the verdict of a replay POST made at `now` into a dead letter that stays in the
+    /// DLQ (issue 8, decided behaviour): the history as [`EnvelopeV1::record_verdict`]; a
+    /// transient verdict sets the reason `transient_exhausted` (a replayed letter never loses
+    /// its reason) and stores a `Retry-After` as `not_before` (the replayer never sleeps on it).
+    pub fn record_replay(&mut self, v: &Verdict, now: SystemTime) {
+        match v {
+            Verdict::Transient { retry_after, .. } => {
+                self.record_exhausted(v);
+                self.not_before = retry_after.map(|w| format_rfc3339(now + w));
+            }
+            _ => self.record_verdict(v),
+        }
+    }
+
     /// Serialises to the JSON text put in the queue.
     pub fn to_json(&self) -> String {
         // Serialising plain strings and numbers cannot fail.
@@ -270,6 +345,103 @@ mod tests {
             classify_queue_body(r#"{"v":1}"#),
             QueueBody::Invalid(_)
         ));
+    }
+
+    #[test]
+    fn constructors_write_the_history() {
+        let env = EnvelopeV1::invalid(b"nope", "not JSON");
+        assert_eq!(env.event.as_deref(), Some("nope"));
+        assert_eq!(env.reason, Some(Reason::InvalidEvent));
+        assert_eq!(env.last_error.as_deref(), Some("not JSON"));
+        assert_eq!(env.key, None);
+
+        let info = parse_event(PRESENCE.as_bytes()).expect("valid");
+        let fresh = EnvelopeV1::new(PRESENCE.as_bytes(), Some(&info));
+        let mut env = fresh.clone();
+        env.record_refusal(&Refusal {
+            reason: Reason::Expired,
+            message: "too old".into(),
+        });
+        assert_eq!(env.reason, Some(Reason::Expired));
+        assert_eq!(env.last_error.as_deref(), Some("too old"));
+
+        let busy = Verdict::Transient {
+            status: Some(503),
+            retry_after: Some(std::time::Duration::from_secs(60)),
+            error: "HTTP 503".into(),
+            excerpt: Some("busy".into()),
+        };
+        let mut env = fresh.clone();
+        env.record_verdict(&busy);
+        assert_eq!(
+            (
+                env.reason,
+                env.last_status,
+                env.last_error.as_deref(),
+                env.excerpt.as_deref()
+            ),
+            (None, Some(503), Some("HTTP 503"), Some("busy"))
+        );
+        env.record_exhausted(&busy);
+        assert_eq!(env.reason, Some(Reason::TransientExhausted));
+
+        let gone = Verdict::Park {
+            reason: Reason::Gone,
+            status: 410,
+            error: "HTTP 410".into(),
+            excerpt: String::new(),
+        };
+        let mut env = fresh.clone();
+        env.record_verdict(&gone);
+        assert_eq!(
+            (env.reason, env.last_status),
+            (Some(Reason::Gone), Some(410))
+        );
+        assert_eq!(env.excerpt.as_deref(), Some(""));
+        let mut delivered = fresh.clone();
+        delivered.record_verdict(&Verdict::Delivered { status: 200 });
+        assert_eq!(delivered, fresh);
+    }
+
+    #[test]
+    fn a_replay_keeps_a_reason_and_stores_retry_after() {
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        let mut env = EnvelopeV1::new(PRESENCE.as_bytes(), None);
+        env.reason = None; // moved by SQS's redrive
+        env.record_replay(
+            &Verdict::Transient {
+                status: Some(429),
+                retry_after: Some(std::time::Duration::from_secs(90)),
+                error: "HTTP 429".into(),
+                excerpt: None,
+            },
+            now,
+        );
+        assert_eq!(env.reason, Some(Reason::TransientExhausted));
+        assert_eq!(env.last_status, Some(429));
+        assert_eq!(env.not_before.as_deref(), Some("2027-01-15T08:01:30.000Z"));
+        env.record_replay(
+            &Verdict::Transient {
+                status: None,
+                retry_after: None,
+                error: "connection refused".into(),
+                excerpt: None,
+            },
+            now,
+        );
+        assert_eq!(env.not_before, None);
+        assert_eq!(env.last_status, None);
+        env.record_replay(
+            &Verdict::Park {
+                reason: Reason::Rejected,
+                status: 400,
+                error: "HTTP 400: permanent failure".into(),
+                excerpt: "bad".into(),
+            },
+            now,
+        );
+        assert_eq!(env.reason, Some(Reason::Rejected));
+        assert_eq!(env.last_status, Some(400));
     }
 
     #[test]

@@ -30,11 +30,6 @@ impl IdempotencyKey {
         IdempotencyKey(hex::encode(hasher.finalize()))
     }
 
-    /// Wraps an already computed key (for example one read back from a queued envelope).
-    pub fn from_hex(hex: impl Into<String>) -> Self {
-        IdempotencyKey(hex.into())
-    }
-
     /// The key as sent in the header.
     pub fn as_str(&self) -> &str {
         &self.0

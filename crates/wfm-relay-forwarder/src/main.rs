@@ -4,7 +4,8 @@
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 use std::sync::Arc;
-use wfm_relay_forwarder::{Forwarder, init_tracing};
+use wfm_relay_aws::telemetry::init_tracing;
+use wfm_relay_forwarder::Forwarder;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

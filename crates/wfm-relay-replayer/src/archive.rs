@@ -119,7 +119,7 @@ impl Replayer {
         }
         report.keys.push(key);
         let msgs: Vec<&Received> = chunk.iter().map(|l| &l.msg).collect();
-        let deleted = self.queues.delete_batch(&self.cfg.dlq_url, &msgs).await;
+        let deleted = self.queues.dlq().delete_batch(&msgs).await;
         let left = chunk
             .into_iter()
             .filter(|l| !deleted.contains(&l.msg.message_id))

@@ -35,7 +35,7 @@ use wfm_relay_aws::relay::RelayParts;
 use wfm_relay_aws::wfm::WfmClient;
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::metrics::{self, Metrics};
-use wfm_relay_core::policy::{effective_deadline, time_left};
+use wfm_relay_core::deadline::{effective_deadline, time_left};
 use wfm_relay_core::replay::DeadLetter;
 
 /// Dead letters per archive object (PRODUCT.md §9: one S3 PUT per chunk of up to 1,000).
@@ -195,10 +195,7 @@ impl Replayer {
 
     /// Messages in the DLQ (visible + in flight + delayed).
     async fn dlq_depth(&self) -> Result<usize, QueueError> {
-        self.queues
-            .depth(&self.cfg.dlq_url)
-            .await
-            .map(|d| d.total())
+        self.queues.dlq().depth().await.map(|d| d.total())
     }
 }
 
@@ -223,28 +220,9 @@ pub fn report_metrics(namespace: &str, function: &str, report: &Report) -> Metri
     m
 }
 
-/// Writes `metrics` to stdout as CloudWatch Embedded Metric Format lines; a failed write is
-/// ignored (metrics never fail an action).
-fn emit_metrics(metrics: &Metrics) {
-    use std::io::Write;
-    let now_ms = SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", metrics.to_emf_json(now_ms));
-    let _ = out.flush();
-}
-
-/// Installs the JSON log subscriber (stdout, `RUST_LOG`, default `info`).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
-}
+use wfm_relay_aws::telemetry::emit_metrics;
+/// The JSON log subscriber both Lambdas use ([`wfm_relay_aws::telemetry::init_tracing`]).
+pub use wfm_relay_aws::telemetry::init_tracing;
 
 #[cfg(test)]
 mod tests {

@@ -28,10 +28,7 @@ impl Replayer {
             .enumerate()
             .map(|(i, l)| redrive_entry(i, l))
             .collect();
-        let out = self
-            .queues
-            .send_batch(&self.cfg.retry_queue_url, entries)
-            .await;
+        let out = self.queues.retry().send_batch(entries).await;
         let mut moved = Vec::new();
         let mut release = Vec::new();
         for (i, l) in page.into_iter().enumerate() {
@@ -49,9 +46,6 @@ impl Replayer {
     /// Deletes the moved letters from the DLQ; returns how many went.
     async fn delete_moved(&self, moved: &[Received]) -> usize {
         let refs: Vec<&Received> = moved.iter().collect();
-        self.queues
-            .delete_batch(&self.cfg.dlq_url, &refs)
-            .await
-            .len()
+        self.queues.dlq().delete_batch(&refs).await.len()
     }
 }

@@ -5,18 +5,16 @@
 use crate::pacer::Pacer;
 use crate::scan::{ScanCtx, ScanState};
 use crate::{ARCHIVE_CHUNK, DEFAULT_CONCURRENCY, Letter, Replayer, Report, StopReason, messages};
-use bytes::Bytes;
 use futures_util::StreamExt;
 use std::collections::HashSet;
 use std::time::SystemTime;
 use tracing::{info, warn};
-use wfm_relay_aws::queues::{QueueError, Received};
-use wfm_relay_aws::wfm::{AttemptResult, Delivery};
-use wfm_relay_core::envelope::{EnvelopeV1, Reason};
+use wfm_relay_aws::queues::Received;
+use wfm_relay_core::attempt::{Delivery, Verdict, verdict};
+use wfm_relay_core::envelope::EnvelopeV1;
 use wfm_relay_core::event::parse_event;
-use wfm_relay_core::policy::{Class, classify, time_left};
+use wfm_relay_core::deadline::time_left;
 use wfm_relay_core::replay::select_latest;
-use wfm_relay_core::timefmt::format_rfc3339;
 
 /// Letters POSTed per page in `latest` mode (as many as one DLQ receive returns).
 const LATEST_PAGE: usize = 10;
@@ -150,10 +148,10 @@ impl Replayer {
     /// Keeps a failed letter's history: the updated copy is sent first, then the old message
     /// goes. Returns the old message when it stays (to release it).
     async fn rewrite_failed(&self, l: Letter, rewritten: &mut HashSet<String>) -> Option<Received> {
-        match self.queues.send(&self.cfg.dlq_url, &l.dead.env, 0).await {
+        match self.queues.dlq().park(&l.dead.env).await {
             Ok(copy) => {
                 rewritten.insert(copy.message_id);
-                let deleted = self.queues.delete_batch(&self.cfg.dlq_url, &[&l.msg]).await;
+                let deleted = self.queues.dlq().delete_batch(&[&l.msg]).await;
                 if deleted.is_empty() {
                     return Some(l.msg);
                 }
@@ -169,7 +167,7 @@ impl Replayer {
     /// Deletes the delivered letters from the DLQ.
     async fn delete_delivered(&self, delivered: &[Received]) {
         let refs: Vec<&Received> = delivered.iter().collect();
-        self.queues.delete_batch(&self.cfg.dlq_url, &refs).await;
+        self.queues.dlq().delete_batch(&refs).await;
     }
 
     /// One replay POST of `env`, updating its history.
@@ -181,7 +179,7 @@ impl Replayer {
     ) -> ReplayOutcome {
         let raw = match self.queues.event_bytes(env).await {
             Ok(raw) => raw,
-            Err(QueueError::ClaimCheckMissing { .. }) => return ReplayOutcome::Invalid,
+            Err(e) if e.is_permanent() => return ReplayOutcome::Invalid,
             Err(e) => {
                 warn!(error = %e, "cannot read a claim-checked event");
                 return ReplayOutcome::Failed;
@@ -203,44 +201,20 @@ impl Replayer {
         if timeout.is_zero() {
             return ReplayOutcome::Failed;
         }
-        let d = Delivery {
-            body: Bytes::copy_from_slice(info.body(&raw, self.cfg.body_mode)),
-            key: info.key.to_string(),
-            event_id: info.id.clone(),
-            event_time: info.state_time.map(format_rfc3339),
-            published_time: info.published_time.map(format_rfc3339),
-            detail_type: info.detail_type.clone(),
-            attempt,
-            replay: true,
-        };
+        let d = Delivery::for_event(&info, &raw, self.cfg.body_mode, attempt, true);
         let res = self.wfm.post(&d, timeout).await;
+        let now = SystemTime::now();
         env.attempts = attempt;
-        env.record_attempt(SystemTime::now());
-        let (status, error, excerpt) = match &res {
-            AttemptResult::Answered {
-                status, excerpt, ..
-            } => (
-                Some(*status),
-                format!("HTTP {status} (replay)"),
-                Some(excerpt.clone()),
-            ),
-            AttemptResult::Transport { message, .. } => (None, format!("{message} (replay)"), None),
-        };
+        env.record_attempt(now);
+        // The core decides, as for live delivery; a Retry-After becomes `not_before` (no sleep).
+        let v = verdict(&res, &self.cfg.transient, self.cfg.retry_after_cap, now);
         info!(event_id = %info.id, key = %info.key, user_id = info.user_id.as_deref().unwrap_or(""),
-            topic = info.topic(), attempt, status, outcome = "replay", "WFM attempt");
-        match status.map(|s| classify(s, &self.cfg.transient)) {
-            Some(Class::Delivered) => ReplayOutcome::Delivered,
-            class => {
-                env.last_status = status;
-                env.last_error = Some(error);
-                env.excerpt = excerpt.filter(|e| !e.is_empty());
-                match class {
-                    Some(Class::Rejected) => env.reason = Some(Reason::Rejected),
-                    Some(Class::Gone) => env.reason = Some(Reason::Gone),
-                    _ => {}
-                }
-                ReplayOutcome::Failed
-            }
+            topic = info.topic(), attempt, status = res.status(), outcome = "replay",
+            verdict = v.outcome(), "WFM attempt");
+        if let Verdict::Delivered { .. } = v {
+            return ReplayOutcome::Delivered;
         }
+        env.record_replay(&v, now);
+        ReplayOutcome::Failed
     }
 }

@@ -174,16 +174,13 @@ impl Replayer {
 
     /// One page of the DLQ, held invisible for `hold_s`.
     async fn receive_page(&self, hold_s: i32, wait_s: i32) -> Result<Vec<Received>, ReplayError> {
-        Ok(self
-            .queues
-            .receive(&self.cfg.dlq_url, PAGE, hold_s, wait_s)
-            .await?)
+        Ok(self.queues.dlq().receive(PAGE, hold_s, wait_s).await?)
     }
 
     /// Makes the held messages visible again.
     async fn release(&self, held: &[Received]) {
         let held_refs: Vec<&Received> = held.iter().collect();
-        self.queues.release(&self.cfg.dlq_url, &held_refs).await;
+        self.queues.dlq().release(&held_refs).await;
     }
 
     /// The action's work on one page of matching letters.
