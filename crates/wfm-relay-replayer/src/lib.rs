@@ -34,8 +34,8 @@ use wfm_relay_aws::queues::{QueueError, Queues, Received};
 use wfm_relay_aws::relay::RelayParts;
 use wfm_relay_aws::wfm::WfmClient;
 use wfm_relay_core::config::ForwarderConfig;
-use wfm_relay_core::metrics::{self, Metrics};
 use wfm_relay_core::deadline::{effective_deadline, time_left};
+use wfm_relay_core::metrics::{self, Metrics};
 use wfm_relay_core::replay::DeadLetter;
 
 /// Dead letters per archive object (PRODUCT.md §9: one S3 PUT per chunk of up to 1,000).

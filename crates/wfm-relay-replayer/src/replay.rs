@@ -11,9 +11,9 @@ use std::time::SystemTime;
 use tracing::{info, warn};
 use wfm_relay_aws::queues::Received;
 use wfm_relay_core::attempt::{Delivery, Verdict, verdict};
+use wfm_relay_core::deadline::time_left;
 use wfm_relay_core::envelope::EnvelopeV1;
 use wfm_relay_core::event::parse_event;
-use wfm_relay_core::deadline::time_left;
 use wfm_relay_core::replay::select_latest;
 
 /// Letters POSTed per page in `latest` mode (as many as one DLQ receive returns).

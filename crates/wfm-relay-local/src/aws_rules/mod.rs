@@ -30,9 +30,9 @@ mod sqs;
 mod sqs_visibility;
 pub mod visibility;
 
+use crate::harness::lock;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use crate::harness::lock;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
