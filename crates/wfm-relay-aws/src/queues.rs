@@ -4,7 +4,7 @@
 //! [`Queues::retry`] gives the [`RetryQueue`] (enqueue with a delay, set a received message's
 //! visibility, SendMessageBatch for a redrive); [`Queues::dlq`] gives the [`DeadLetterQueue`]
 //! (park, receive, delete, release, depth). Only the DLQ handle can park. The size rule and the
-//! per-entry batch results are in [`crate::sqs_queue`].
+//! per-entry batch results are in `sqs_queue.rs`.
 
 use crate::claim_check::ClaimCheck;
 pub use crate::sqs_queue::FALLBACK_MAX_MESSAGE_BYTES;
