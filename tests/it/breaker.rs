@@ -11,8 +11,9 @@ use std::time::{Duration, SystemTime};
 use wfm_relay_core::envelope::Reason;
 use wfm_relay_core::metrics;
 use wfm_relay_core::timefmt::format_rfc3339;
-use wfm_relay_local::runtime_api::{InvokeOutcome, RuntimeApi};
-use wfm_relay_local::wfm_server::{Reply, Script, ScriptedWfm};
+use wfm_relay_forwarder::Forwarder;
+use wfm_relay_local::runtime_api::RuntimeApi;
+use wfm_relay_local::wfm_server::ScriptedWfm;
 
 /// A presence event with a unique id and a state time of now.
 fn event(n: usize) -> Vec<u8> {
@@ -23,27 +24,30 @@ fn event(n: usize) -> Vec<u8> {
     )
 }
 
-async fn wfm_sequence(statuses: &[u16]) -> ScriptedWfm {
-    ScriptedWfm::start(Script::Sequence(
-        statuses.iter().map(|s| Reply::status(*s)).collect(),
-    ))
-    .await
-    .expect("WFM server")
+/// A test's stack, a WFM answering `statuses` in sequence (the last repeats) and a forwarder
+/// with one inline attempt whose breaker opens after `failures` failures for `open_ms` ms;
+/// `extra` variables come after.
+async fn breaker_rig(
+    statuses: &[u16],
+    failures: &str,
+    open_ms: &str,
+    extra: &[(&str, &str)],
+) -> (Stack, ScriptedWfm, Forwarder) {
+    let stack = Stack::create(StackOptions::default()).await;
+    let wfm = wfm(statuses).await;
+    let mut vars = vec![
+        ("BREAKER_FAILURES", failures),
+        ("BREAKER_OPEN_MS", open_ms),
+        ("INLINE_ATTEMPTS", "1"),
+    ];
+    vars.extend_from_slice(extra);
+    let fwd = stack.forwarder(&wfm.url(), &vars);
+    (stack, wfm, fwd)
 }
 
 #[tokio::test]
 async fn long_outage_probes_at_most_configured_and_queues_every_event() {
-    let stack = Stack::create(StackOptions::default()).await;
-    let wfm = wfm(&[503]).await;
-    let fwd = stack.forwarder(
-        &wfm.url(),
-        &[
-            ("BREAKER_FAILURES", "3"),
-            ("BREAKER_OPEN_MS", "60000"),
-            ("INLINE_ATTEMPTS", "1"),
-            ("RETRY_SCHEDULE", "1s"),
-        ],
-    );
+    let (stack, wfm, fwd) = breaker_rig(&[503], "3", "60000", &[("RETRY_SCHEDULE", "1s")]).await;
     for n in 0..20 {
         let (out, m) = fwd.handle_measured(&event(n), deadline()).await;
         assert_eq!(
@@ -92,16 +96,7 @@ async fn long_outage_probes_at_most_configured_and_queues_every_event() {
 
 #[tokio::test]
 async fn after_the_open_period_one_probe_succeeds_and_closes_the_breaker() {
-    let stack = Stack::create(StackOptions::default()).await;
-    let wfm = wfm_sequence(&[503, 503, 503, 200]).await;
-    let fwd = stack.forwarder(
-        &wfm.url(),
-        &[
-            ("BREAKER_FAILURES", "3"),
-            ("BREAKER_OPEN_MS", "500"),
-            ("INLINE_ATTEMPTS", "1"),
-        ],
-    );
+    let (stack, wfm, fwd) = breaker_rig(&[503, 503, 503, 200], "3", "500", &[]).await;
     for n in 0..4 {
         assert_eq!(
             fwd.handle(&event(n), deadline()).await.expect("ok"),
@@ -129,16 +124,7 @@ async fn after_the_open_period_one_probe_succeeds_and_closes_the_breaker() {
 
 #[tokio::test]
 async fn a_failed_probe_opens_the_breaker_again() {
-    let stack = Stack::create(StackOptions::default()).await;
-    let wfm = wfm(&[503]).await;
-    let fwd = stack.forwarder(
-        &wfm.url(),
-        &[
-            ("BREAKER_FAILURES", "2"),
-            ("BREAKER_OPEN_MS", "500"),
-            ("INLINE_ATTEMPTS", "1"),
-        ],
-    );
+    let (stack, wfm, fwd) = breaker_rig(&[503], "2", "500", &[]).await;
     for n in 0..3 {
         fwd.handle(&event(n), deadline()).await.expect("queued");
     }
@@ -153,17 +139,8 @@ async fn a_failed_probe_opens_the_breaker_again() {
 
 #[tokio::test]
 async fn sqs_entry_lists_records_without_a_post_while_the_breaker_is_open() {
-    let stack = Stack::create(StackOptions::default()).await;
-    let wfm = wfm(&[503]).await;
-    let fwd = stack.forwarder(
-        &wfm.url(),
-        &[
-            ("BREAKER_FAILURES", "1"),
-            ("BREAKER_OPEN_MS", "60000"),
-            ("INLINE_ATTEMPTS", "1"),
-            ("RETRY_SCHEDULE", "1s,1s,1s"),
-        ],
-    );
+    let (stack, wfm, fwd) =
+        breaker_rig(&[503], "1", "60000", &[("RETRY_SCHEDULE", "1s,1s,1s")]).await;
     for n in 0..3 {
         fwd.handle(&event(n), deadline()).await.expect("queued");
     }
@@ -189,17 +166,7 @@ async fn sqs_entry_lists_records_without_a_post_while_the_breaker_is_open() {
 
 #[tokio::test]
 async fn schedule_running_out_while_the_breaker_is_open_parks_the_event() {
-    let stack = Stack::create(StackOptions::default()).await;
-    let wfm = wfm(&[503]).await;
-    let fwd = stack.forwarder(
-        &wfm.url(),
-        &[
-            ("BREAKER_FAILURES", "1"),
-            ("BREAKER_OPEN_MS", "60000"),
-            ("INLINE_ATTEMPTS", "1"),
-            ("RETRY_SCHEDULE", "1s"),
-        ],
-    );
+    let (stack, wfm, fwd) = breaker_rig(&[503], "1", "60000", &[("RETRY_SCHEDULE", "1s")]).await;
     let first = event(0);
     let second = event(1);
     fwd.handle(&first, deadline()).await.expect("queued");
@@ -245,7 +212,7 @@ fn sum(docs: &[Value], name: &str) -> u64 {
 #[tokio::test]
 async fn forwarder_binary_writes_emf_metrics_per_invocation() {
     let stack = Stack::create(StackOptions::default()).await;
-    let wfm = wfm_sequence(&[200, 200, 410, 503]).await;
+    let wfm = wfm(&[200, 200, 410, 503]).await;
     let api = RuntimeApi::start().await.expect("runtime API");
     let env: Vec<(String, String)> = stack
         .env(
@@ -260,17 +227,8 @@ async fn forwarder_binary_writes_emf_metrics_per_invocation() {
         .expect("spawn");
     let mut outcomes = Vec::new();
     for n in 0..6 {
-        match api
-            .invoke(event(n), Duration::from_secs(30))
-            .await
-            .expect("invocation finished")
-        {
-            InvokeOutcome::Response(body) => {
-                let v: Value = serde_json::from_slice(&body).expect("JSON");
-                outcomes.push(v["outcome"].as_str().unwrap_or("").to_owned());
-            }
-            InvokeOutcome::Error { error_message, .. } => panic!("{error_message}"),
-        }
+        let v = invoke_json(&api, event(n)).await;
+        outcomes.push(v["outcome"].as_str().unwrap_or("").to_owned());
     }
     // 200, 200, 410 (parked gone), 503 and 503 (queued; the breaker opens), then no POST.
     assert_eq!(

@@ -164,61 +164,18 @@ struct Letter {
     event: Option<String>,
 }
 
-/// Receives and deletes every message of the DLQ.
+/// Receives and deletes every message of the DLQ; reads a claim-checked event back through
+/// `Queues::event_bytes` (a pointer whose object is gone gives no event).
 async fn drain_dlq(stack: &Stack) -> Vec<Letter> {
+    let queues = stack.queues();
     let mut out = Vec::new();
-    for _ in 0..50 {
-        let r = stack
-            .aws
-            .sqs
-            .receive_message()
-            .queue_url(&stack.dlq_url)
-            .max_number_of_messages(10)
-            .visibility_timeout(60)
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .expect("receive");
-        let msgs = r.messages.unwrap_or_default();
-        if msgs.is_empty() {
-            break;
-        }
-        for m in msgs {
-            let env: EnvelopeV1 =
-                serde_json::from_str(m.body().unwrap_or_default()).expect("DLQ envelope");
-            let event = match (&env.event, &env.event_s3) {
-                (Some(e), _) => Some(e.clone()),
-                (None, Some(p)) => {
-                    // A pointer whose object is gone is parked as it is (no event to read).
-                    match stack
-                        .aws
-                        .s3
-                        .get_object()
-                        .bucket(&p.bucket)
-                        .key(&p.key)
-                        .send()
-                        .await
-                    {
-                        Ok(obj) => {
-                            let bytes = obj.body.collect().await.expect("read").into_bytes();
-                            Some(String::from_utf8_lossy(&bytes).into_owned())
-                        }
-                        Err(_) => None,
-                    }
-                }
-                (None, None) => None,
-            };
-            stack
-                .aws
-                .sqs
-                .delete_message()
-                .queue_url(&stack.dlq_url)
-                .receipt_handle(m.receipt_handle().unwrap_or_default())
-                .send()
-                .await
-                .expect("delete");
-            out.push(Letter { env, event });
-        }
+    for m in stack.drain(&stack.dlq_url).await {
+        let env: EnvelopeV1 = serde_json::from_str(&m.body).expect("DLQ envelope");
+        let event = match queues.event_bytes(&env).await {
+            Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(_) => None,
+        };
+        out.push(Letter { env, event });
     }
     out
 }
@@ -618,8 +575,6 @@ async fn every_corpus_input_is_delivered_or_parked_never_lost() {
     );
 }
 
-fn no_progress(_: &wfm_relay_replayer::Report) {}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replayer_replays_or_keeps_every_corpus_letter() {
     use std::collections::HashSet;
@@ -658,14 +613,7 @@ async fn replayer_replays_or_keeps_every_corpus_letter() {
     }
     assert!(sent >= 50, "{sent} letters sent, refused: {refused:?}");
     let r = Arc::new(stack.replayer(&wfm.url(), &[]));
-    let task = tokio::spawn(async move {
-        r.run(
-            &Request::new(Action::Replay),
-            Some(deadline()),
-            &no_progress,
-        )
-        .await
-    });
+    let task = tokio::spawn(async move { run_request(&r, &Request::new(Action::Replay)).await });
     let rep = task
         .await
         .expect("the replay does not panic")

@@ -276,32 +276,11 @@ async fn c12_oversize_event_is_claim_checked_to_s3() {
         );
     }
     assert_eq!(proxy.count("AmazonSQS.SendMessage"), 1);
-    let objects = stack
-        .aws
-        .s3
-        .list_objects_v2()
-        .bucket(&stack.bucket)
-        .send()
-        .await
-        .expect("list");
-    let keys: Vec<String> = objects
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect();
+    let keys = stack.object_keys().await;
     assert_eq!(keys.len(), 1, "s3_put_count");
-    let obj = stack
-        .aws
-        .s3
-        .get_object()
-        .bucket(&stack.bucket)
-        .key(&keys[0])
-        .send()
-        .await
-        .expect("get");
-    let stored = obj.body.collect().await.expect("read").into_bytes();
+    let stored = stack.object(&keys[0]).await;
     assert_eq!(
-        stored.as_ref(),
+        stored.as_slice(),
         input.as_slice(),
         "s3_object_equals_event_bytes"
     );

@@ -14,9 +14,7 @@ use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::envelope::Reason;
 use wfm_relay_local::fault_proxy::{Fault, FaultProxy};
 use wfm_relay_local::wfm_server::{Reply, Script, ScriptedWfm};
-use wfm_relay_replayer::{Action, Replayer, Report, Request};
-
-fn no_progress(_: &Report) {}
+use wfm_relay_replayer::{Action, Replayer, Request};
 
 /// An S3 client whose endpoint is `url` (the proxy), path style so the proxy sees the bucket.
 async fn s3_via(url: &str) -> aws_sdk_s3::Client {
@@ -130,12 +128,7 @@ async fn s3_put_failing_during_archive_leaves_every_dead_letter_in_the_dlq() {
         stack.aws.sqs.clone(),
         s3_via(&proxy.url()).await,
     );
-    let rep = r
-        .run(
-            &Request::new(Action::Archive),
-            Some(deadline()),
-            &no_progress,
-        )
+    let rep = run_request(&r, &Request::new(Action::Archive))
         .await
         .expect("the action reports");
     assert_eq!(rep.matched, 3);
@@ -145,15 +138,7 @@ async fn s3_put_failing_during_archive_leaves_every_dead_letter_in_the_dlq() {
     assert_eq!(rep.remaining, Some(3));
     assert!(proxy.count("S3:PUT") >= 1);
     assert_eq!(stack.visible_now(&stack.dlq_url).await, 3, "visible again");
-    let objects = stack
-        .aws
-        .s3
-        .list_objects_v2()
-        .bucket(&stack.bucket)
-        .send()
-        .await
-        .expect("list");
-    assert!(objects.contents().is_empty(), "nothing was archived");
+    assert!(stack.object_keys().await.is_empty(), "nothing was archived");
     assert!(wfm.requests().is_empty());
 }
 
@@ -178,12 +163,7 @@ async fn dlq_delete_failing_after_a_replay_keeps_the_letter_and_the_next_replay_
         sqs_via(&proxy.url()).await,
         stack.aws.s3.clone(),
     );
-    let first = r
-        .run(
-            &Request::new(Action::Replay),
-            Some(deadline()),
-            &no_progress,
-        )
+    let first = run_request(&r, &Request::new(Action::Replay))
         .await
         .expect("the action reports");
     assert_eq!((first.matched, first.delivered), (1, 1), "{first:?}");
@@ -215,12 +195,7 @@ async fn dlq_delete_failing_after_a_replay_keeps_the_letter_and_the_next_replay_
         .expect("visible again");
 
     proxy.set_fault("AmazonSQS.DeleteMessageBatch", None);
-    let second = r
-        .run(
-            &Request::new(Action::Replay),
-            Some(deadline()),
-            &no_progress,
-        )
+    let second = run_request(&r, &Request::new(Action::Replay))
         .await
         .expect("the action reports");
     assert_eq!((second.matched, second.delivered), (1, 1), "{second:?}");
@@ -264,10 +239,7 @@ async fn dlq_depth_failing_reports_remaining_unknown_and_keeps_next() {
         limit: Some(1),
         ..Request::new(Action::Replay)
     };
-    let rep = r
-        .run(&req, Some(deadline()), &no_progress)
-        .await
-        .expect("the action reports");
+    let rep = run_request(&r, &req).await.expect("the action reports");
     assert_eq!((rep.matched, rep.delivered), (1, 1), "{rep:?}");
     assert!(proxy.count("AmazonSQS.GetQueueAttributes") >= 1);
     assert_eq!(rep.remaining, None, "unknown, not 0: {rep:?}");
@@ -382,16 +354,9 @@ async fn change_message_visibility_failing_still_lists_the_record() {
             "aaaaaaaa-0000-4000-8000-0000000000f5",
             "2026-03-02T09:00:00.000Z",
         );
-        let sent = stack
-            .aws
-            .sqs
-            .send_message()
-            .queue_url(&stack.retry_url)
-            .message_body(String::from_utf8(event).expect("utf-8"))
-            .send()
-            .await
-            .expect("send");
-        let message_id = sent.message_id.expect("message id");
+        let message_id = stack
+            .send_raw(&stack.retry_url, &String::from_utf8(event).expect("utf-8"))
+            .await;
         let esm = stack.retry_esm().await;
         let report = poll_with(&esm, &fwd).await;
         assert_eq!(report.received, 1, "{fault:?}");

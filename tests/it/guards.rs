@@ -33,15 +33,7 @@ async fn enqueue(stack: &Stack, raw: &[u8]) {
     let mut env = EnvelopeV1::new(raw, Some(&info));
     env.attempts = 1;
     env.last_status = Some(503);
-    stack
-        .aws
-        .sqs
-        .send_message()
-        .queue_url(&stack.retry_url)
-        .message_body(env.to_json())
-        .send()
-        .await
-        .expect("send");
+    stack.send_raw(&stack.retry_url, &env.to_json()).await;
 }
 
 #[tokio::test]

@@ -24,23 +24,6 @@ pub fn forwarder_binary() -> PathBuf {
     bin
 }
 
-async fn invoke_json(api: &RuntimeApi, payload: Vec<u8>) -> Value {
-    match api
-        .invoke(payload, Duration::from_secs(30))
-        .await
-        .expect("invocation finished")
-    {
-        InvokeOutcome::Response(body) => serde_json::from_slice(&body).expect("JSON response"),
-        InvokeOutcome::Error {
-            error_type,
-            error_message,
-            ..
-        } => {
-            panic!("invocation error {error_type}: {error_message}")
-        }
-    }
-}
-
 #[tokio::test]
 async fn forwarder_binary_serves_eventbridge_and_sqs_payloads_through_the_runtime_api() {
     let stack = Stack::create(StackOptions::default()).await;

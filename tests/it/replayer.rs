@@ -10,18 +10,13 @@ use wfm_relay_core::replay::Filter;
 use wfm_relay_local::wfm_server::{Reply, Script};
 use wfm_relay_replayer::{Action, Mode, Report, Request};
 
-fn no_progress(_: &Report) {}
-
 /// Runs `req` (following `next`) until it reports no further request; returns every report.
 async fn run_all(r: &wfm_relay_replayer::Replayer, req: Request) -> Vec<Report> {
     let mut reports = Vec::new();
     let mut req = Some(req);
     for _ in 0..20 {
         let Some(q) = req.take() else { break };
-        let rep = r
-            .run(&q, Some(deadline()), &no_progress)
-            .await
-            .expect("action runs");
+        let rep = run_request(r, &q).await.expect("action runs");
         req = rep.next.clone();
         reports.push(rep);
     }
@@ -37,35 +32,17 @@ fn distinct_delivered(wfm: &wfm_relay_local::ScriptedWfm) -> HashSet<String> {
 }
 
 async fn archived(stack: &Stack) -> usize {
-    let objects = stack
-        .aws
-        .s3
-        .list_objects_v2()
-        .bucket(&stack.bucket)
-        .send()
-        .await
-        .expect("list");
     let mut n = 0;
-    for o in objects.contents() {
-        let key = o.key().unwrap_or("");
+    for key in stack.object_keys().await {
         if key.ends_with(".jsonl.gz") {
-            n += read_archive(stack, key).await.len();
+            n += read_archive(stack, &key).await.len();
         }
     }
     n
 }
 
 async fn read_archive(stack: &Stack, key: &str) -> Vec<EnvelopeV1> {
-    let obj = stack
-        .aws
-        .s3
-        .get_object()
-        .bucket(&stack.bucket)
-        .key(key)
-        .send()
-        .await
-        .expect("get");
-    let bytes = obj.body.collect().await.expect("body").into_bytes();
+    let bytes = stack.object(key).await;
     wfm_relay_aws::archive::decode_jsonl_gz(&bytes).expect("gzip JSON Lines")
 }
 
@@ -112,17 +89,15 @@ async fn c17_outage_longer_than_the_schedule_then_replay_loses_nothing() {
 
     // after_outage: all 50 in the DLQ, transient_exhausted, original bodies.
     let dlq = stack.replayer(&wfm.url(), &[]);
-    let peek = dlq
-        .run(
-            &Request {
-                limit: Some(100),
-                ..Request::new(Action::Peek)
-            },
-            Some(deadline()),
-            &no_progress,
-        )
-        .await
-        .expect("peek");
+    let peek = run_request(
+        &dlq,
+        &Request {
+            limit: Some(100),
+            ..Request::new(Action::Peek)
+        },
+    )
+    .await
+    .expect("peek");
     assert_eq!(peek.letters.len(), n, "dlq_message_count");
     let originals: HashSet<Vec<u8>> = events.iter().cloned().collect();
     for l in &peek.letters {
@@ -170,33 +145,29 @@ async fn latest_mode_sends_the_newest_state_per_user_and_archives_the_rest() {
         stack.park(e, Reason::TransientExhausted, 3).await;
     }
     let r = stack.replayer(&wfm.url(), &[]);
-    let dry = r
-        .run(
-            &Request {
-                mode: Mode::Latest,
-                dry_run: true,
-                ..Request::new(Action::Replay)
-            },
-            Some(deadline()),
-            &no_progress,
-        )
-        .await
-        .expect("dry run");
+    let dry = run_request(
+        &r,
+        &Request {
+            mode: Mode::Latest,
+            dry_run: true,
+            ..Request::new(Action::Replay)
+        },
+    )
+    .await
+    .expect("dry run");
     assert_eq!((dry.matched, dry.superseded, dry.delivered), (4, 2, 0));
     assert!(wfm.requests().is_empty());
     assert_eq!(stack.visible_now(&stack.dlq_url).await, 4);
 
-    let rep = r
-        .run(
-            &Request {
-                mode: Mode::Latest,
-                ..Request::new(Action::Replay)
-            },
-            Some(deadline()),
-            &no_progress,
-        )
-        .await
-        .expect("replay");
+    let rep = run_request(
+        &r,
+        &Request {
+            mode: Mode::Latest,
+            ..Request::new(Action::Replay)
+        },
+    )
+    .await
+    .expect("replay");
     assert_eq!((rep.delivered, rep.superseded), (2, 2));
     let mut sent: Vec<_> = wfm
         .requests()
@@ -232,12 +203,7 @@ async fn archive_then_replay_archive_keeps_bytes_and_keys() {
         stack.park(e, Reason::TransientExhausted, 9).await;
     }
     let r = stack.replayer(&wfm.url(), &[]);
-    let rep = r
-        .run(
-            &Request::new(Action::Archive),
-            Some(deadline()),
-            &no_progress,
-        )
+    let rep = run_request(&r, &Request::new(Action::Archive))
         .await
         .expect("archive");
     assert_eq!(rep.archived, 4);
@@ -263,32 +229,20 @@ async fn archive_then_replay_archive_keeps_bytes_and_keys() {
         "byte for byte"
     );
     let manifest_key = rep.keys[0].replace("-1.jsonl.gz", "-manifest.json");
-    let manifest = stack
-        .aws
-        .s3
-        .get_object()
-        .bucket(&stack.bucket)
-        .key(&manifest_key)
-        .send()
-        .await
-        .expect("manifest");
     let manifest: serde_json::Value =
-        serde_json::from_slice(&manifest.body.collect().await.expect("body").into_bytes())
-            .expect("json");
+        serde_json::from_slice(&stack.object(&manifest_key).await).expect("json");
     assert_eq!(manifest["archived"], 4);
 
     let prefix = "dead-letters/".to_string();
-    let rep = r
-        .run(
-            &Request {
-                archive_key: Some(prefix),
-                ..Request::new(Action::ReplayArchive)
-            },
-            Some(deadline()),
-            &no_progress,
-        )
-        .await
-        .expect("replay-archive");
+    let rep = run_request(
+        &r,
+        &Request {
+            archive_key: Some(prefix),
+            ..Request::new(Action::ReplayArchive)
+        },
+    )
+    .await
+    .expect("replay-archive");
     assert_eq!((rep.matched, rep.delivered, rep.failed), (4, 4, 0));
     let posts = wfm.requests();
     assert_eq!(posts.len(), 4);
@@ -338,10 +292,7 @@ async fn filtered_replay_leaves_other_letters_in_place_and_visible() {
         },
         ..Request::new(Action::Replay)
     };
-    let rep = r
-        .run(&req, Some(deadline()), &no_progress)
-        .await
-        .expect("replay");
+    let rep = run_request(&r, &req).await.expect("replay");
     assert_eq!((rep.matched, rep.delivered, rep.skipped), (1, 1, 2));
     assert_eq!(rep.remaining, Some(2));
     assert_eq!(
@@ -356,8 +307,7 @@ async fn filtered_replay_leaves_other_letters_in_place_and_visible() {
         },
         ..Request::new(Action::Stats)
     };
-    let stats = r
-        .run(&by_reason, Some(deadline()), &no_progress)
+    let stats = run_request(&r, &by_reason)
         .await
         .expect("stats")
         .stats
@@ -380,17 +330,15 @@ async fn dry_run_changes_nothing() {
     }
     let r = stack.replayer(&wfm.url(), &[]);
     for action in [Action::Replay, Action::Redrive, Action::Archive] {
-        let rep = r
-            .run(
-                &Request {
-                    dry_run: true,
-                    ..Request::new(action)
-                },
-                Some(deadline()),
-                &no_progress,
-            )
-            .await
-            .expect("dry run");
+        let rep = run_request(
+            &r,
+            &Request {
+                dry_run: true,
+                ..Request::new(action)
+            },
+        )
+        .await
+        .expect("dry run");
         assert_eq!(
             (rep.matched, rep.delivered, rep.archived, rep.redriven),
             (3, 0, 0, 0),
@@ -411,12 +359,7 @@ async fn failed_replay_keeps_the_letter_with_its_history() {
     let event = fixture("presence-break.json");
     stack.park(&event, Reason::TransientExhausted, 4).await;
     let r = stack.replayer(&wfm.url(), &[]);
-    let rep = r
-        .run(
-            &Request::new(Action::Replay),
-            Some(deadline()),
-            &no_progress,
-        )
+    let rep = run_request(&r, &Request::new(Action::Replay))
         .await
         .expect("replay");
     assert_eq!((rep.delivered, rep.failed, rep.remaining), (0, 1, Some(1)));
@@ -454,10 +397,7 @@ async fn redrive_moves_letters_back_to_the_retry_queue() {
         },
         ..Request::new(Action::Redrive)
     };
-    let rep = r
-        .run(&req, Some(deadline()), &no_progress)
-        .await
-        .expect("redrive");
+    let rep = run_request(&r, &req).await.expect("redrive");
     assert_eq!((rep.matched, rep.redriven), (1, 1));
     assert_eq!(stack.depth(&stack.dlq_url).await, 1);
     let moved = stack.take_all(&stack.retry_url).await;
@@ -481,27 +421,11 @@ async fn lambda_failure_records_and_raw_events_are_replayed_too() {
         "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
         "responsePayload": {"errorType": "CannotPark", "errorMessage": "could not queue or park it"}
     });
-    let sqs = &stack.aws.sqs;
-    sqs.send_message()
-        .queue_url(&stack.dlq_url)
-        .message_body(record.to_string())
-        .send()
-        .await
-        .expect("send");
+    stack.send_raw(&stack.dlq_url, &record.to_string()).await;
     let raw = String::from_utf8(fixture("routing-status-idle.json")).expect("utf8");
-    sqs.send_message()
-        .queue_url(&stack.dlq_url)
-        .message_body(&raw)
-        .send()
-        .await
-        .expect("send");
+    stack.send_raw(&stack.dlq_url, &raw).await;
     let r = stack.replayer(&wfm.url(), &[]);
-    let rep = r
-        .run(
-            &Request::new(Action::Replay),
-            Some(deadline()),
-            &no_progress,
-        )
+    let rep = run_request(&r, &Request::new(Action::Replay))
         .await
         .expect("replay");
     assert_eq!(rep.delivered, 2);
@@ -538,7 +462,7 @@ async fn a_replayed_answer_updates_the_letter_through_the_core_verdict() {
         .await;
     let r = stack.replayer(&wfm.url(), &[]);
     let req = Request::new(Action::Replay);
-    let replay = || r.run(&req, Some(deadline()), &no_progress);
+    let replay = || run_request(&r, &req);
     let rep = replay().await.expect("replay");
     assert_eq!((rep.delivered, rep.failed, rep.remaining), (0, 1, Some(1)));
     let left = stack.take_all(&stack.dlq_url).await;

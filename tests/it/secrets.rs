@@ -8,11 +8,10 @@ use crate::support::*;
 use aws_config::BehaviorVersion;
 use aws_sdk_ssm::types::ParameterType;
 use base64::Engine;
-use serde_json::{Value, json};
-use std::time::Duration;
+use serde_json::json;
 use wfm_relay_aws::relay::RelayParts;
 use wfm_relay_forwarder::Forwarder;
-use wfm_relay_local::runtime_api::{InvokeOutcome, RuntimeApi};
+use wfm_relay_local::runtime_api::RuntimeApi;
 
 async fn sdk_config() -> aws_config::SdkConfig {
     let _ = endpoint();
@@ -189,21 +188,6 @@ async fn an_unreadable_secret_fails_start_up_naming_the_variable() {
     assert!(!text.contains("not-base64-at-all"), "{text}");
 }
 
-async fn invoke(api: &RuntimeApi, payload: Vec<u8>) -> Value {
-    match api
-        .invoke(payload, Duration::from_secs(30))
-        .await
-        .expect("invocation finished")
-    {
-        InvokeOutcome::Response(body) => serde_json::from_slice(&body).expect("JSON response"),
-        InvokeOutcome::Error {
-            error_type,
-            error_message,
-            ..
-        } => panic!("invocation error {error_type}: {error_message}"),
-    }
-}
-
 #[tokio::test]
 async fn the_function_log_holds_no_secret() {
     let stack = Stack::create(StackOptions::default()).await;
@@ -234,17 +218,17 @@ async fn the_function_log_holds_no_secret() {
     // queued.
     let presence = fixture("presence-break.json").trim_ascii_end().to_vec();
     assert_eq!(
-        invoke(&api, presence).await,
+        invoke_json(&api, presence).await,
         json!({"outcome": "delivered"})
     );
     rotate_secret(&token_arn, &new).await;
     let available = fixture("presence-available.json").trim_ascii_end().to_vec();
     assert_eq!(
-        invoke(&api, available).await,
+        invoke_json(&api, available).await,
         json!({"outcome": "delivered"})
     );
     let third = presence_event("e-log-3", "user-log", "2026-03-02T09:30:00.000Z");
-    assert_eq!(invoke(&api, third).await, json!({"outcome": "queued"}));
+    assert_eq!(invoke_json(&api, third).await, json!({"outcome": "queued"}));
     let reqs = wfm.requests();
     assert_eq!(reqs.len(), 4);
     assert_eq!(reqs[2].header("authorization"), Some(bearer(&new).as_str()));

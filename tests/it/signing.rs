@@ -135,8 +135,7 @@ async fn reference_verifier_accepts_our_signatures() {
     let parked = presence_event("e-sign-1", "user-sign", "2026-03-02T09:00:00.000Z");
     stack.park(&parked, Reason::TransientExhausted, 3).await;
     let r = stack.replayer(&wfm.url(), &extra);
-    let rep = r
-        .run(&Request::new(Action::Replay), Some(deadline()), &|_| {})
+    let rep = run_request(&r, &Request::new(Action::Replay))
         .await
         .expect("replay");
     assert_eq!(rep.delivered, 1);

@@ -160,15 +160,7 @@ async fn raw_eventbridge_event_in_the_retry_queue_is_attempt_zero() {
     let wfm = wfm(&[200]).await;
     let fwd = stack.forwarder(&wfm.url(), &[]);
     let event = String::from_utf8(fixture("activity.json")).expect("utf8");
-    stack
-        .aws
-        .sqs
-        .send_message()
-        .queue_url(&stack.retry_url)
-        .message_body(&event)
-        .send()
-        .await
-        .expect("send");
+    stack.send_raw(&stack.retry_url, &event).await;
     let report = drain_retry_queue(&stack, &fwd, 1).await;
     assert_eq!(report.delivered_posts, 1);
     let posts = wfm.requests();
@@ -198,15 +190,7 @@ async fn not_before_waits_without_a_post() {
     env.not_before = Some(wfm_relay_core::timefmt::format_rfc3339(
         std::time::SystemTime::now() + Duration::from_secs(3600),
     ));
-    stack
-        .aws
-        .sqs
-        .send_message()
-        .queue_url(&stack.retry_url)
-        .message_body(env.to_json())
-        .send()
-        .await
-        .expect("send");
+    stack.send_raw(&stack.retry_url, &env.to_json()).await;
     let esm = stack.retry_esm().await;
     let r = poll_with(&esm, &fwd).await;
     assert_eq!(r.received, 1);

@@ -7,11 +7,15 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 use wfm_relay_aws::aws::AwsClients;
-use wfm_relay_aws::queues::{QueueSettings, Queues};
+use wfm_relay_aws::queues::{QueueSettings, Queues, Received};
 use wfm_relay_aws::wfm::{WfmClient, WfmSettings};
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::envelope::EnvelopeV1;
 use wfm_relay_forwarder::Forwarder;
+use wfm_relay_local::harness::invoke_raw;
+use wfm_relay_local::runtime_api::{InvocationType, RuntimeApi};
+use wfm_relay_local::stack::{LocalStack, StackOptions as LocalOptions};
+use wfm_relay_replayer::{Replayer, Report, Request};
 
 /// Fails loudly when the emulator is missing: these tests never skip silently.
 pub fn endpoint() -> String {
@@ -38,13 +42,19 @@ pub async fn clients() -> AwsClients {
     AwsClients::from_env().await
 }
 
-/// One test's retry queue, DLQ and bucket.
+/// One test's retry queue, DLQ and bucket: the shared [`LocalStack`] of wfm-relay-local (its
+/// fields `retry_url`, `retry_arn`, `dlq_url`, `bucket` through `Deref`) plus the clients.
 #[derive(Clone)]
 pub struct Stack {
     pub aws: AwsClients,
-    pub retry_url: String,
-    pub dlq_url: String,
-    pub bucket: String,
+    pub local: LocalStack,
+}
+
+impl std::ops::Deref for Stack {
+    type Target = LocalStack;
+    fn deref(&self) -> &LocalStack {
+        &self.local
+    }
 }
 
 /// Options for [`Stack::create`].
@@ -57,74 +67,42 @@ pub struct StackOptions {
 }
 
 impl Stack {
+    /// [`LocalStack::create`] with unique names (`it-dlq-<run>`, `it-retry-<run>`, `it-<run>`),
+    /// a 30 s retry visibility timeout, and the retry queue's `MaximumMessageSize` set after.
     pub async fn create(opts: StackOptions) -> Stack {
         let aws = clients().await;
-        let dlq_url = aws
-            .sqs
-            .create_queue()
-            .queue_name(unique("dlq"))
-            .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
-            .send()
+        let run = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let options = LocalOptions {
+            max_receive_count: opts.max_receive_count.unwrap_or(14) as usize,
+            retry_visibility_timeout_s: 30,
+        };
+        let local = LocalStack::create(&aws, "it", &run, options)
             .await
-            .expect("create DLQ")
-            .queue_url
-            .expect("DLQ url");
-        let dlq_arn = queue_arn(&aws, &dlq_url).await;
-        let mut create = aws
-            .sqs
-            .create_queue()
-            .queue_name(unique("retry"))
-            .attributes(QueueAttributeName::VisibilityTimeout, "30")
-            .attributes(
-                QueueAttributeName::RedrivePolicy,
-                serde_json::json!({
-                    "deadLetterTargetArn": dlq_arn,
-                    "maxReceiveCount": opts.max_receive_count.unwrap_or(14)
-                })
-                .to_string(),
-            );
+            .expect("create the stack");
         if let Some(max) = opts.retry_max_bytes {
-            create = create.attributes(QueueAttributeName::MaximumMessageSize, max.to_string());
+            aws.sqs
+                .set_queue_attributes()
+                .queue_url(&local.retry_url)
+                .attributes(QueueAttributeName::MaximumMessageSize, max.to_string())
+                .send()
+                .await
+                .expect("set MaximumMessageSize");
         }
-        let retry_url = create
-            .send()
-            .await
-            .expect("create retry queue")
-            .queue_url
-            .expect("url");
-        let bucket = unique("archive");
-        aws.s3
-            .create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("create bucket");
-        Stack {
-            aws,
-            retry_url,
-            dlq_url,
-            bucket,
-        }
+        Stack { aws, local }
     }
 
-    /// The forwarder's environment for this stack and a WFM URL, plus `extra` overrides.
+    /// The forwarder's environment for this stack and a WFM URL ([`LocalStack::lambda_env`]
+    /// with a short backoff), plus `extra` overrides.
     pub fn env(&self, wfm_url: &str, extra: &[(&str, &str)]) -> HashMap<String, String> {
-        let mut m: HashMap<String, String> = [
-            ("WFM_URL", wfm_url),
-            ("WFM_ALLOW_HTTP", "true"),
-            ("RETRY_QUEUE_URL", self.retry_url.as_str()),
-            ("DLQ_URL", self.dlq_url.as_str()),
-            ("ARCHIVE_BUCKET", self.bucket.as_str()),
-            ("BACKOFF_BASE_MS", "20"),
-            ("BACKOFF_CAP_MS", "100"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        for (k, v) in extra {
-            m.insert(k.to_string(), v.to_string());
-        }
-        m
+        let mut all = vec![("BACKOFF_BASE_MS", "20"), ("BACKOFF_CAP_MS", "100")];
+        all.extend_from_slice(extra);
+        self.local.lambda_env(wfm_url, &all).into_iter().collect()
+    }
+
+    /// The configuration the Lambdas read from [`Stack::env`].
+    pub fn config(&self, wfm_url: &str, extra: &[(&str, &str)]) -> ForwarderConfig {
+        let env = self.env(wfm_url, extra);
+        ForwarderConfig::from_lookup(|k| env.get(k).cloned()).expect("valid config")
     }
 
     /// An in-process forwarder with the real adapters against moto.
@@ -139,81 +117,124 @@ impl Stack {
         extra: &[(&str, &str)],
         sqs: aws_sdk_sqs::Client,
     ) -> Forwarder {
-        let env = self.env(wfm_url, extra);
-        let cfg = ForwarderConfig::from_lookup(|k| env.get(k).cloned()).expect("valid config");
+        let cfg = self.config(wfm_url, extra);
         let wfm = WfmClient::new(&WfmSettings::from(&cfg)).expect("client");
         let queues = Queues::new(sqs, self.aws.s3.clone(), QueueSettings::from(&cfg));
         Forwarder::new(cfg, wfm, queues)
     }
 
-    /// Visible + in flight + delayed messages of a queue.
+    /// The product's queue handles on this stack (claim checks in its bucket).
+    pub fn queues(&self) -> Queues {
+        self.reader(&self.dlq_url)
+    }
+
+    /// Queue handles whose DLQ handle reads `url`, so that a test reads any of the stack's
+    /// queues through the product's `DeadLetterQueue::receive` / `release` / `delete_batch`.
+    fn reader(&self, url: &str) -> Queues {
+        Queues::new(
+            self.aws.sqs.clone(),
+            self.aws.s3.clone(),
+            QueueSettings {
+                retry_url: self.retry_url.clone(),
+                dlq_url: url.to_owned(),
+                claim_bucket: Some(self.bucket.clone()),
+                claim_prefix: "dead-letters".into(),
+            },
+        )
+    }
+
+    /// Visible + in flight + delayed messages of a queue ([`wfm_relay_local::stack::depth`]).
     pub async fn depth(&self, url: &str) -> usize {
-        let out = self
-            .aws
-            .sqs
-            .get_queue_attributes()
-            .queue_url(url)
-            .attribute_names(QueueAttributeName::All)
-            .send()
+        wfm_relay_local::stack::depth(&self.aws.sqs, url)
             .await
-            .expect("attributes");
-        let attrs = out.attributes().cloned().unwrap_or_default();
-        [
-            QueueAttributeName::ApproximateNumberOfMessages,
-            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-            QueueAttributeName::ApproximateNumberOfMessagesDelayed,
-        ]
-        .iter()
-        .map(|a| {
-            attrs
-                .get(a)
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(0)
-        })
-        .sum()
+            .expect("depth")
     }
 
     /// Receives every visible message of `url` (they become invisible for 60 s) and decodes the
     /// envelopes.
     pub async fn take_all(&self, url: &str) -> Vec<(String, EnvelopeV1)> {
+        let reader = self.reader(url);
         let mut out = Vec::new();
         for _ in 0..20 {
-            let r = self
-                .aws
-                .sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .visibility_timeout(60)
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .expect("receive");
-            let msgs = r.messages.unwrap_or_default();
+            let msgs = reader.dlq().receive(10, 60, 0).await.expect("receive");
             if msgs.is_empty() {
                 break;
             }
             for m in msgs {
-                let body = m.body.unwrap_or_default();
-                let env: EnvelopeV1 = serde_json::from_str(&body).expect("envelope JSON");
-                out.push((body, env));
+                let env: EnvelopeV1 = serde_json::from_str(&m.body).expect("envelope JSON");
+                out.push((m.body, env));
             }
         }
         out
     }
-}
 
-pub async fn queue_arn(aws: &AwsClients, url: &str) -> String {
-    aws.sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("attributes")
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .expect("QueueArn")
+    /// Sends `body` as it is (not wrapped in an envelope) to the queue at `url`; returns the
+    /// message id.
+    pub async fn send_raw(&self, url: &str, body: &str) -> String {
+        let sent = self
+            .aws
+            .sqs
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send");
+        sent.message_id.expect("message id")
+    }
+
+    /// The keys of the objects in the stack's bucket (one ListObjectsV2 page: up to 1000).
+    pub async fn object_keys(&self) -> Vec<String> {
+        let objects = self
+            .aws
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .expect("list");
+        objects
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
+    }
+
+    /// The bytes of the object `key` in the stack's bucket.
+    pub async fn object(&self, key: &str) -> Vec<u8> {
+        let obj = self
+            .aws
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("get");
+        obj.body
+            .collect()
+            .await
+            .expect("body")
+            .into_bytes()
+            .to_vec()
+    }
+
+    /// Receives and deletes every visible message of `url`; returns them.
+    pub async fn drain(&self, url: &str) -> Vec<Received> {
+        let reader = self.reader(url);
+        let mut out = Vec::new();
+        for _ in 0..50 {
+            let msgs = reader.dlq().receive(10, 60, 0).await.expect("receive");
+            if msgs.is_empty() {
+                break;
+            }
+            let refs: Vec<&Received> = msgs.iter().collect();
+            let deleted = reader.dlq().delete_batch(&refs).await;
+            assert_eq!(deleted.len(), msgs.len(), "delete");
+            out.extend(msgs);
+        }
+        out
+    }
 }
 
 /// A deadline 60 s from now.
@@ -286,16 +307,15 @@ pub fn replies(list: &Value) -> Vec<wfm_relay_local::wfm_server::Reply> {
 
 impl Stack {
     /// A replayer with the real adapters against moto.
-    pub fn replayer(&self, wfm_url: &str, extra: &[(&str, &str)]) -> wfm_relay_replayer::Replayer {
-        let env = self.env(wfm_url, extra);
-        let cfg = ForwarderConfig::from_lookup(|k| env.get(k).cloned()).expect("valid config");
+    pub fn replayer(&self, wfm_url: &str, extra: &[(&str, &str)]) -> Replayer {
+        let cfg = self.config(wfm_url, extra);
         let wfm = WfmClient::new(&WfmSettings::from(&cfg)).expect("client");
         let queues = Queues::new(
             self.aws.sqs.clone(),
             self.aws.s3.clone(),
             QueueSettings::from(&cfg),
         );
-        wfm_relay_replayer::Replayer::new(cfg, wfm, queues)
+        Replayer::new(cfg, wfm, queues)
     }
 
     /// Puts `event` in the DLQ as the forwarder parks it (reason, attempts, last status).
@@ -310,50 +330,22 @@ impl Stack {
         env.reason = Some(reason);
         env.attempts = attempts;
         env.last_status = Some(503);
-        self.aws
-            .sqs
-            .send_message()
-            .queue_url(&self.dlq_url)
-            .message_body(env.to_json())
-            .send()
-            .await
-            .expect("park");
+        self.queues().dlq().park(&env).await.expect("park");
     }
 
     /// Messages visible in `url` right now (received, then made visible again).
     pub async fn visible_now(&self, url: &str) -> usize {
-        let mut n = 0;
-        let mut handles = Vec::new();
+        let reader = self.reader(url);
+        let mut got = Vec::new();
         for _ in 0..50 {
-            let r = self
-                .aws
-                .sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .visibility_timeout(30)
-                .send()
-                .await
-                .expect("receive");
-            let msgs = r.messages.unwrap_or_default();
+            let msgs = reader.dlq().receive(10, 30, 0).await.expect("receive");
             if msgs.is_empty() {
                 break;
             }
-            n += msgs.len();
-            handles.extend(msgs.into_iter().filter_map(|m| m.receipt_handle));
+            got.extend(msgs);
         }
-        for h in handles {
-            let _ = self
-                .aws
-                .sqs
-                .change_message_visibility()
-                .queue_url(url)
-                .receipt_handle(h)
-                .visibility_timeout(0)
-                .send()
-                .await;
-        }
-        n
+        reader.dlq().release(&got.iter().collect::<Vec<_>>()).await;
+        got.len()
     }
 }
 
@@ -386,30 +378,16 @@ pub fn presence_event(id: &str, user: &str, modified: &str) -> Vec<u8> {
 }
 
 impl Stack {
-    /// Lambda's SQS event source mapping on this stack's retry queue (batches of 10, 1 s wait).
+    /// Lambda's SQS event source mapping on this stack's retry queue
+    /// ([`LocalStack::retry_esm`]: batches of 10, 1 s wait).
     pub async fn retry_esm(&self) -> wfm_relay_local::esm::SqsEventSourceMapping {
-        wfm_relay_local::esm::SqsEventSourceMapping {
-            sqs: self.aws.sqs.clone(),
-            queue_url: self.retry_url.clone(),
-            queue_arn: queue_arn(&self.aws, &self.retry_url).await,
-            region: "us-east-1".into(),
-            batch_size: 10,
-            wait_time_s: 1,
-        }
+        self.local.retry_esm(&self.aws.sqs)
     }
 
     /// Whether a receive on `url` (1 s long poll) finds no visible message right now.
     pub async fn nothing_visible(&self, url: &str) -> bool {
-        let r = self
-            .aws
-            .sqs
-            .receive_message()
-            .queue_url(url)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .expect("receive");
-        r.messages.unwrap_or_default().is_empty()
+        let msgs = self.reader(url).dlq().receive(1, 30, 1).await;
+        msgs.expect("receive").is_empty()
     }
 }
 
@@ -426,4 +404,30 @@ pub async fn poll_with(
     })
     .await
     .expect("poll")
+}
+
+/// The replayer's progress callback of a test that does not look at progress.
+pub fn no_progress(_: &Report) {}
+
+/// Runs `req` on `r` with a deadline 60 s away and no progress callback.
+pub async fn run_request(
+    r: &Replayer,
+    req: &Request,
+) -> Result<Report, wfm_relay_replayer::ReplayError> {
+    r.run(req, Some(deadline()), &no_progress).await
+}
+
+/// One synchronous invocation of the function behind `api` (30 s timeout) through
+/// [`wfm_relay_local::harness::invoke_raw`]: the response as JSON. Panics with the function's
+/// error (`<errorType>: <errorMessage>`) or why no outcome came.
+pub async fn invoke_json(api: &RuntimeApi, payload: Vec<u8>) -> Value {
+    let body = invoke_raw(
+        api,
+        InvocationType::RequestResponse,
+        payload,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("invocation error {e}"));
+    serde_json::from_slice(&body).expect("JSON response")
 }
