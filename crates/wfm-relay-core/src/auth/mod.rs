@@ -18,7 +18,11 @@
 //! secret, a secret given two sources, a token URL that is not https outside loopback, or a
 //! variable of a mode other than the chosen (or default) one (the message names both).
 
+mod checks;
+
 use crate::config::{ConfigError, Secret, SecretRef};
+use checks::check_header_name;
+pub use checks::check_token_url;
 use std::time::Duration;
 
 /// The value of `WFM_AUTH_MODE`.
@@ -194,24 +198,6 @@ pub enum AuthSettings {
     /// `basic`.
     Basic(BasicSettings),
 }
-
-/// Headers the relay sets itself; an API key may not replace them.
-const RESERVED_HEADERS: [&str; 14] = [
-    "content-type",
-    "content-length",
-    "host",
-    "transfer-encoding",
-    "connection",
-    "user-agent",
-    "idempotency-key",
-    "x-event-id",
-    "x-event-time",
-    "x-genesys-topic",
-    "x-attempt",
-    "x-replay",
-    "webhook-id",
-    "webhook-signature",
-];
 
 impl AuthSettings {
     /// The mode of these settings.
@@ -397,51 +383,6 @@ impl AuthSettings {
             }
         })
     }
-}
-
-/// Checks a token endpoint URL: `https://<host>`, or `http://` on a loopback host
-/// (`localhost`, `127.0.0.0/8`, `[::1]`) for local runs and tests.
-///
-/// # Errors
-/// A message saying what is wrong.
-pub fn check_token_url(url: &str) -> Result<(), String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| format!("`{url}` is not an absolute URL"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err("the URL must not carry credentials (user:password@)".into());
-    }
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    if host.is_empty() {
-        return Err(format!("`{url}` has no host"));
-    }
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|a| a.is_loopback());
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        "http" => Err("plain http is refused outside loopback; use https".into()),
-        _ => Err(format!("`{url}` is not an https:// URL")),
-    }
-}
-
-/// Checks an API-key header name: an RFC 9110 §5.6.2 token, not a header the relay sets.
-fn check_header_name(name: &str) -> Result<(), String> {
-    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    if !name.chars().all(tchar) {
-        return Err(format!("`{name}` is not a valid HTTP header name"));
-    }
-    if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-        return Err(format!("`{name}` is a header the relay sets itself"));
-    }
-    Ok(())
 }
 
 /// How long before an OAuth access token expires it is refreshed: min(60 s, half its
