@@ -187,6 +187,29 @@ impl SqsEventSourceMapping {
         Ok(report)
     }
 
+    /// [`SqsEventSourceMapping::poll_once`] with the batch handed to the function behind `api`
+    /// as a synchronous (`RequestResponse`) invocation that may take up to `timeout`, as Lambda's
+    /// event source mapping invokes its function.
+    ///
+    /// # Errors
+    /// As [`SqsEventSourceMapping::poll_once`].
+    pub async fn poll_function(
+        &self,
+        api: &crate::RuntimeApi,
+        timeout: std::time::Duration,
+    ) -> Result<BatchReport, EsmError> {
+        self.poll_once(|payload| async move {
+            crate::harness::invoke_raw(
+                api,
+                crate::InvocationType::RequestResponse,
+                payload,
+                timeout,
+            )
+            .await
+        })
+        .await
+    }
+
     /// One record of the Lambda SQS event, as Lambda shapes it.
     fn record(&self, m: &Message) -> Result<Value, EsmError> {
         let attributes: Map<String, Value> = m

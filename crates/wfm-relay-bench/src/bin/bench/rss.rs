@@ -67,20 +67,7 @@ async fn forwarder_rss(
     let until = Instant::now() + Duration::from_secs(120);
     let mut batches = 0;
     while Instant::now() < until && depth(&aws.sqs, &stack.retry_url).await? > 0 {
-        let report = esm
-            .poll_once(|payload| {
-                let api = api.clone();
-                async move {
-                    invoke_raw(
-                        &api,
-                        InvocationType::RequestResponse,
-                        payload,
-                        INVOKE_TIMEOUT,
-                    )
-                    .await
-                }
-            })
-            .await?;
+        let report = esm.poll_function(&api, INVOKE_TIMEOUT).await?;
         batches += usize::from(report.received > 0);
     }
     let kib = peak_rss_kib(pid).context("cannot read VmHWM")?;

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
-use wfm_relay_local::harness::invoke_raw;
 use wfm_relay_local::stack::depth;
-use wfm_relay_local::{InvocationType, RuntimeApi, SqsEventSourceMapping};
+use wfm_relay_local::{RuntimeApi, SqsEventSourceMapping};
 
 use crate::args::INVOKE_TIMEOUT;
 use crate::phases::{Phase, wait_for_phase};
@@ -30,18 +29,7 @@ async fn consume(esm: SqsEventSourceMapping, api: RuntimeApi, run: Arc<Run>) -> 
     let counters = &run.counters;
     while !run.stop_consumers.load(Ordering::SeqCst) {
         let report = esm
-            .poll_once(|payload| {
-                let api = api.clone();
-                async move {
-                    invoke_raw(
-                        &api,
-                        InvocationType::RequestResponse,
-                        payload,
-                        INVOKE_TIMEOUT,
-                    )
-                    .await
-                }
-            })
+            .poll_function(&api, INVOKE_TIMEOUT)
             .await
             .context("polling the retry queue")?;
         if report.received > 0 {

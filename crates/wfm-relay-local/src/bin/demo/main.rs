@@ -32,9 +32,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use wfm_relay_aws::aws::AwsClients;
-use wfm_relay_local::harness::{Clock, invoke_raw, lock, moto_endpoint, sibling_binary};
+use wfm_relay_local::harness::{Clock, lock, moto_endpoint, sibling_binary};
 use wfm_relay_local::stack::depth;
-use wfm_relay_local::{InvocationType, LocalStack, RuntimeApi, ScriptedWfm, StackOptions};
+use wfm_relay_local::{LocalStack, RuntimeApi, ScriptedWfm, StackOptions};
 
 use events::Special;
 use ledger::{Ledger, read_queue};
@@ -233,18 +233,7 @@ async fn run(args: Args) -> anyhow::Result<usize> {
     let mut sending_done_at = None;
     loop {
         let report = esm
-            .poll_once(|payload| {
-                let api = api.clone();
-                async move {
-                    invoke_raw(
-                        &api,
-                        InvocationType::RequestResponse,
-                        payload,
-                        INVOKE_TIMEOUT,
-                    )
-                    .await
-                }
-            })
+            .poll_function(&api, INVOKE_TIMEOUT)
             .await
             .context("polling the retry queue")?;
         if report.received > 0 {
