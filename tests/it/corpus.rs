@@ -11,6 +11,7 @@
 //! `.gen` files are markers: the test builds the input (`{"generate": kind, ...}`), so the
 //! repository holds no multi-megabyte files.
 
+use crate::replayer::Checked;
 use crate::support::*;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -669,7 +670,8 @@ async fn replayer_replays_or_keeps_every_corpus_letter() {
     let rep = task
         .await
         .expect("the replay does not panic")
-        .expect("the replay reports");
+        .expect("the replay reports")
+        .checked();
     let posts = wfm.requests();
     assert_eq!(posts.len(), rep.delivered, "{rep:?}");
     assert!(rep.delivered >= 1, "{rep:?}");

@@ -4,6 +4,7 @@
 //! (SQS unreachable on the EventBridge path is case C19 A, in `eventbridge_cases`.)
 
 use crate::eventbridge_cases::sqs_via;
+use crate::replayer::Checked;
 use crate::support::*;
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -137,7 +138,8 @@ async fn s3_put_failing_during_archive_leaves_every_dead_letter_in_the_dlq() {
             &no_progress,
         )
         .await
-        .expect("the action reports");
+        .expect("the action reports")
+        .checked();
     assert_eq!(rep.matched, 3);
     assert_eq!(rep.archived, 0);
     assert_eq!(rep.failed, 3, "{rep:?}");
@@ -185,8 +187,13 @@ async fn dlq_delete_failing_after_a_replay_keeps_the_letter_and_the_next_replay_
             &no_progress,
         )
         .await
-        .expect("the action reports");
-    assert_eq!((first.matched, first.delivered), (1, 1), "{first:?}");
+        .expect("the action reports")
+        .checked();
+    assert_eq!(
+        (first.matched, first.delivered, first.delivered_not_deleted),
+        (1, 0, 1),
+        "a 2xx whose delete failed is not counted delivered: {first:?}"
+    );
     assert_eq!(first.remaining, Some(1), "the letter is still in the DLQ");
     assert_eq!(stack.depth(&stack.dlq_url).await, 1);
     assert!(proxy.count("AmazonSQS.DeleteMessageBatch") >= 1);
@@ -222,7 +229,8 @@ async fn dlq_delete_failing_after_a_replay_keeps_the_letter_and_the_next_replay_
             &no_progress,
         )
         .await
-        .expect("the action reports");
+        .expect("the action reports")
+        .checked();
     assert_eq!((second.matched, second.delivered), (1, 1), "{second:?}");
     assert_eq!(second.remaining, Some(0));
     assert_eq!(stack.depth(&stack.dlq_url).await, 0);
@@ -267,7 +275,8 @@ async fn dlq_depth_failing_reports_remaining_unknown_and_keeps_next() {
     let rep = r
         .run(&req, Some(deadline()), &no_progress)
         .await
-        .expect("the action reports");
+        .expect("the action reports")
+        .checked();
     assert_eq!((rep.matched, rep.delivered), (1, 1), "{rep:?}");
     assert!(proxy.count("AmazonSQS.GetQueueAttributes") >= 1);
     assert_eq!(rep.remaining, None, "unknown, not 0: {rep:?}");

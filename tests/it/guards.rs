@@ -3,6 +3,7 @@
 //! in both entries of the forwarder and never POSTed; the replayer ignores the age limit. The
 //! Genesys publish time travels as `X-Genesys-Timestamp`.
 
+use crate::replayer::Checked;
 use crate::sqs_cases::drain_retry_queue;
 use crate::support::*;
 use serde_json::json;
@@ -192,7 +193,8 @@ async fn the_replayer_ignores_the_age_limit() {
             &|_: &Report| {},
         )
         .await
-        .expect("replay");
+        .expect("replay")
+        .checked();
     assert_eq!(report.delivered, 1, "a replay is deliberate");
     let posts = wfm.requests();
     assert_eq!(posts.len(), 1);

@@ -12,6 +12,25 @@ use wfm_relay_replayer::{Action, Mode, Report, Request};
 
 fn no_progress(_: &Report) {}
 
+/// PRODUCT.md §6's identity, asserted on every report a test reads: `report.checked()`.
+pub trait Checked {
+    /// Asserts the identity (exempt reports pass: stats, peek, dry runs) and returns the report.
+    fn checked(self) -> Self;
+}
+
+impl Checked for Report {
+    fn checked(self) -> Self {
+        assert!(
+            self.identity_holds(),
+            "matched {} != delivered + delivered_not_deleted + failed + unsendable + superseded \
+             + archived + redriven + in_flight + not_reached = {}: {self:?}",
+            self.matched,
+            self.accounted()
+        );
+        self
+    }
+}
+
 /// Runs `req` (following `next`) until it reports no further request; returns every report.
 async fn run_all(r: &wfm_relay_replayer::Replayer, req: Request) -> Vec<Report> {
     let mut reports = Vec::new();
@@ -21,7 +40,8 @@ async fn run_all(r: &wfm_relay_replayer::Replayer, req: Request) -> Vec<Report> 
         let rep = r
             .run(&q, Some(deadline()), &no_progress)
             .await
-            .expect("action runs");
+            .expect("action runs")
+            .checked();
         req = rep.next.clone();
         reports.push(rep);
     }
@@ -122,7 +142,8 @@ async fn c17_outage_longer_than_the_schedule_then_replay_loses_nothing() {
             &no_progress,
         )
         .await
-        .expect("peek");
+        .expect("peek")
+        .checked();
     assert_eq!(peek.letters.len(), n, "dlq_message_count");
     let originals: HashSet<Vec<u8>> = events.iter().cloned().collect();
     for l in &peek.letters {
@@ -181,7 +202,8 @@ async fn latest_mode_sends_the_newest_state_per_user_and_archives_the_rest() {
             &no_progress,
         )
         .await
-        .expect("dry run");
+        .expect("dry run")
+        .checked();
     assert_eq!((dry.matched, dry.superseded, dry.delivered), (4, 2, 0));
     assert!(wfm.requests().is_empty());
     assert_eq!(stack.visible_now(&stack.dlq_url).await, 4);
@@ -196,7 +218,8 @@ async fn latest_mode_sends_the_newest_state_per_user_and_archives_the_rest() {
             &no_progress,
         )
         .await
-        .expect("replay");
+        .expect("replay")
+        .checked();
     assert_eq!((rep.delivered, rep.superseded), (2, 2));
     let mut sent: Vec<_> = wfm
         .requests()
@@ -239,7 +262,8 @@ async fn archive_then_replay_archive_keeps_bytes_and_keys() {
             &no_progress,
         )
         .await
-        .expect("archive");
+        .expect("archive")
+        .checked();
     assert_eq!(rep.archived, 4);
     assert_eq!(
         rep.keys.len(),
@@ -288,7 +312,8 @@ async fn archive_then_replay_archive_keeps_bytes_and_keys() {
             &no_progress,
         )
         .await
-        .expect("replay-archive");
+        .expect("replay-archive")
+        .checked();
     assert_eq!((rep.matched, rep.delivered, rep.failed), (4, 4, 0));
     let posts = wfm.requests();
     assert_eq!(posts.len(), 4);
@@ -341,7 +366,8 @@ async fn filtered_replay_leaves_other_letters_in_place_and_visible() {
     let rep = r
         .run(&req, Some(deadline()), &no_progress)
         .await
-        .expect("replay");
+        .expect("replay")
+        .checked();
     assert_eq!((rep.matched, rep.delivered, rep.skipped), (1, 1, 2));
     assert_eq!(rep.remaining, Some(2));
     assert_eq!(
@@ -360,6 +386,7 @@ async fn filtered_replay_leaves_other_letters_in_place_and_visible() {
         .run(&by_reason, Some(deadline()), &no_progress)
         .await
         .expect("stats")
+        .checked()
         .stats
         .expect("stats");
     assert_eq!(stats.by_reason.get("rejected"), Some(&1));
@@ -390,7 +417,8 @@ async fn dry_run_changes_nothing() {
                 &no_progress,
             )
             .await
-            .expect("dry run");
+            .expect("dry run")
+            .checked();
         assert_eq!(
             (rep.matched, rep.delivered, rep.archived, rep.redriven),
             (3, 0, 0, 0),
@@ -418,7 +446,8 @@ async fn failed_replay_keeps_the_letter_with_its_history() {
             &no_progress,
         )
         .await
-        .expect("replay");
+        .expect("replay")
+        .checked();
     assert_eq!((rep.delivered, rep.failed, rep.remaining), (0, 1, Some(1)));
     let left = stack.take_all(&stack.dlq_url).await;
     assert_eq!(left.len(), 1);
@@ -457,7 +486,8 @@ async fn redrive_moves_letters_back_to_the_retry_queue() {
     let rep = r
         .run(&req, Some(deadline()), &no_progress)
         .await
-        .expect("redrive");
+        .expect("redrive")
+        .checked();
     assert_eq!((rep.matched, rep.redriven), (1, 1));
     assert_eq!(stack.depth(&stack.dlq_url).await, 1);
     let moved = stack.take_all(&stack.retry_url).await;
@@ -503,7 +533,8 @@ async fn lambda_failure_records_and_raw_events_are_replayed_too() {
             &no_progress,
         )
         .await
-        .expect("replay");
+        .expect("replay")
+        .checked();
     assert_eq!(rep.delivered, 2);
     let posts = wfm.requests();
     let raw_post = posts
@@ -539,7 +570,7 @@ async fn a_replayed_answer_updates_the_letter_through_the_core_verdict() {
     let r = stack.replayer(&wfm.url(), &[]);
     let req = Request::new(Action::Replay);
     let replay = || r.run(&req, Some(deadline()), &no_progress);
-    let rep = replay().await.expect("replay");
+    let rep = replay().await.expect("replay").checked();
     assert_eq!((rep.delivered, rep.failed, rep.remaining), (0, 1, Some(1)));
     let left = stack.take_all(&stack.dlq_url).await;
     assert_eq!(left.len(), 1);
@@ -562,7 +593,7 @@ async fn a_replayed_answer_updates_the_letter_through_the_core_verdict() {
     stack
         .park(&fixture("activity.json"), Reason::Expired, 2)
         .await;
-    let rep = replay().await.expect("replay");
+    let rep = replay().await.expect("replay").checked();
     assert_eq!((rep.delivered, rep.failed, rep.remaining), (0, 1, Some(2)));
     let left = stack.take_all(&stack.dlq_url).await;
     assert_eq!(left.len(), 1);

@@ -3,6 +3,7 @@
 //! process by `tests/tools/verify_webhook.py`), for the forwarder and the replayer, with two
 //! secrets configured (rotation).
 
+use crate::replayer::Checked;
 use crate::support::*;
 use std::io::Write;
 use std::path::PathBuf;
@@ -138,7 +139,8 @@ async fn reference_verifier_accepts_our_signatures() {
     let rep = r
         .run(&Request::new(Action::Replay), Some(deadline()), &|_| {})
         .await
-        .expect("replay");
+        .expect("replay")
+        .checked();
     assert_eq!(rep.delivered, 1);
     let reqs = wfm.requests();
     assert_eq!(reqs.len(), 3);

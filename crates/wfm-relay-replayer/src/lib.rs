@@ -15,6 +15,7 @@
 //! (S3 objects and the manifest), `replay_archive` (POST an archive's letters), `pacer`.
 
 mod archive;
+mod delete;
 mod pacer;
 pub mod plan;
 mod redrive;
@@ -179,8 +180,16 @@ impl Replayer {
             }
         };
         report.next = next_request(&plan, req, &report);
+        if !report.identity_holds() {
+            warn!(
+                matched = report.matched,
+                accounted = report.accounted(),
+                "report counts do not add up to matched (PRODUCT.md §6)"
+            );
+        }
         info!(action = %report.action, matched = report.matched, delivered = report.delivered,
-            failed = report.failed, archived = report.archived, redriven = report.redriven,
+            delivered_not_deleted = report.delivered_not_deleted, in_flight = report.in_flight,
+            not_reached = report.not_reached, failed = report.failed, archived = report.archived, redriven = report.redriven,
             remaining = report.remaining, "replayer action done");
         if let Some(function) = &self.cfg.function_name {
             // Inside a Lambda runtime only: relayctl runs the same code and keeps stdout clean.

@@ -39,13 +39,11 @@ impl Replayer {
                 release.push(l.msg);
             }
         }
-        report.redriven += self.delete_moved(&moved).await;
+        let (deleted, kept) = self.delete_confirmed(moved).await;
+        report.redriven += deleted;
+        // In the retry queue and still in the DLQ: a duplicate, never a loss.
+        report.delivered_not_deleted += kept.len();
+        release.extend(kept);
         release
-    }
-
-    /// Deletes the moved letters from the DLQ; returns how many went.
-    async fn delete_moved(&self, moved: &[Received]) -> usize {
-        let refs: Vec<&Received> = moved.iter().collect();
-        self.queues.dlq().delete_batch(&refs).await.len()
     }
 }
