@@ -264,11 +264,16 @@ async fn c18_a_expired_handle_on_one_delete_is_delivered_not_deleted_and_the_run
     assert_eq!(posted.len(), 10, "{posted:?}");
     assert_eq!(posted.iter().collect::<HashSet<_>>().len(), 10);
     assert_eq!(rep.remaining, Some(2), "message 4 and message 6");
-    let left = ids_in(&dlq_bodies(&stack).await);
     assert_eq!(
-        left,
-        HashSet::from([c18_ids()[3].clone(), c18_ids()[5].clone()]),
-        "message_4_still_in_dlq; no message deleted unless its POST returned 2xx"
+        stack.depth(&stack.dlq_url).await,
+        2,
+        "no message deleted unless its POST returned 2xx"
+    );
+    // Message 6 stays hidden until the replayer's hold ends; message 4 is visible again.
+    assert_eq!(
+        ids_in(&dlq_bodies(&stack).await),
+        HashSet::from([c18_ids()[3].clone()]),
+        "message_4_still_in_dlq"
     );
 }
 
@@ -333,4 +338,82 @@ async fn c18_b_a_failed_entry_of_a_delete_batch_is_retried_not_counted_removed()
         HashSet::from([c18_ids()[3].clone()]),
         "only message 4 stays (with its history)"
     );
+}
+
+#[tokio::test]
+async fn c21_redrive_keeps_history_x_attempt_continues_from_the_dead_letter() {
+    let case = case("C21");
+    let event = bytes_of(&case["event"]);
+    let history = &case["dead_letter_history"];
+    let info = wfm_relay_core::event::parse_event(&event).expect("event");
+    let mut env = wfm_relay_core::envelope::EnvelopeV1::new(&event, Some(&info));
+    env.attempts = history["attempts"].as_u64().expect("attempts") as u32;
+    env.reason = Some(wfm_relay_core::envelope::Reason::TransientExhausted);
+    env.last_status = Some(history["last_status"].as_u64().expect("status") as u16);
+    env.first_attempt_at = history["first_attempt_at"].as_str().map(str::to_owned);
+    let stack = Stack::create(StackOptions::default()).await;
+    stack
+        .aws
+        .sqs
+        .send_message()
+        .queue_url(&stack.dlq_url)
+        .message_body(env.to_json())
+        .send()
+        .await
+        .expect("park");
+    let wfm = ScriptedWfm::start(Script::Sequence(replies(
+        &case["wfm_responses_after_redrive"],
+    )))
+    .await
+    .expect("WFM server");
+    let r = stack.replayer(&wfm.url(), &[]);
+    // stats_and_peek_change_no_attempts
+    for action in [Action::Stats, Action::Peek] {
+        r.run(&Request::new(action), Some(deadline()), &|_| {})
+            .await
+            .expect("reads")
+            .checked();
+    }
+    let peek = r
+        .run(&Request::new(Action::Peek), Some(deadline()), &|_| {})
+        .await
+        .expect("peek");
+    assert_eq!(peek.letters[0].letter.attempts, 12);
+    let rep = r
+        .run(&Request::new(Action::Redrive), Some(deadline()), &|_| {})
+        .await
+        .expect("redrive")
+        .checked();
+    assert_eq!((rep.matched, rep.redriven), (1, 1), "{rep:?}");
+    let fwd = stack.forwarder(
+        &wfm.url(),
+        &[("INLINE_ATTEMPTS", "1"), ("RETRY_SCHEDULE", "1s,1s,1s")],
+    );
+    crate::sqs_cases::drain_retry_queue(&stack, &fwd, 2).await;
+    let posts = wfm.requests();
+    let attempts: Vec<u64> = posts
+        .iter()
+        .filter_map(|p| p.header("x-attempt").and_then(|a| a.parse().ok()))
+        .collect();
+    let want: Vec<u64> = case["expect"]["X_Attempt_after_redrive"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    assert_eq!(
+        attempts, want,
+        "X-Attempt continues from the dead letter's history"
+    );
+    let keys: HashSet<&str> = posts
+        .iter()
+        .filter_map(|p| p.header("idempotency-key"))
+        .collect();
+    assert_eq!(
+        keys,
+        HashSet::from([env.key.as_deref().expect("key")]),
+        "Idempotency_Key_unchanged"
+    );
+    assert_eq!(posts.last().and_then(|p| p.answered), Some(200));
+    assert_eq!(stack.depth(&stack.dlq_url).await, 0, "not parked again");
 }

@@ -208,12 +208,15 @@ impl Replayer {
     }
 }
 
-/// The request that continues `req`: when it is continuable and stopped early with work left,
+/// The request that continues `req`: when it is continuable and stopped early (or left letters
+/// `in_flight` / `not_reached`) with work left,
 /// the `next` a stage set (replay-archive: after its last object) or `req` itself. An unknown
 /// DLQ depth (`remaining: null`) counts as work left: a failed read never drops `next`.
 fn next_request(plan: &Plan, req: &Request, report: &Report) -> Option<Request> {
     let work_left = plan.reads_archive || report.remaining != Some(0);
-    (plan.continuable && report.stopped.is_some() && work_left)
+    // A POST cut short or a letter not reached is work left even when the scan did not stop.
+    let unfinished = report.in_flight + report.not_reached > 0;
+    (plan.continuable && (report.stopped.is_some() || unfinished) && work_left)
         .then(|| report.next.clone().unwrap_or_else(|| req.clone()))
 }
 
@@ -262,6 +265,15 @@ mod tests {
             ..stopped(None)
         };
         assert_eq!(next(&finished), None, "not stopped early");
+        let cut = Report {
+            in_flight: 1,
+            ..finished.clone()
+        };
+        assert_eq!(
+            next(&cut),
+            Some(req.clone()),
+            "a POST cut short is sent again"
+        );
         let dry = Request {
             dry_run: true,
             ..req.clone()

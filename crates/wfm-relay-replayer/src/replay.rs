@@ -153,8 +153,8 @@ impl Replayer {
         }
         let (deleted, kept) = self.delete_confirmed(delivered).await;
         report.delivered += deleted;
+        // Not released: delivered already, it stays hidden until the hold ends (fewer repeats).
         report.delivered_not_deleted += kept.len();
-        release.extend(kept);
         release
     }
 
