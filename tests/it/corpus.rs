@@ -617,7 +617,8 @@ async fn replayer_replays_or_keeps_every_corpus_letter() {
     let rep = task
         .await
         .expect("the replay does not panic")
-        .expect("the replay reports");
+        .expect("the replay reports")
+        .checked();
     let posts = wfm.requests();
     assert_eq!(posts.len(), rep.delivered, "{rep:?}");
     assert!(rep.delivered >= 1, "{rep:?}");

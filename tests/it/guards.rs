@@ -184,7 +184,8 @@ async fn the_replayer_ignores_the_age_limit() {
             &|_: &Report| {},
         )
         .await
-        .expect("replay");
+        .expect("replay")
+        .checked();
     assert_eq!(report.delivered, 1, "a replay is deliberate");
     let posts = wfm.requests();
     assert_eq!(posts.len(), 1);

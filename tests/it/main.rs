@@ -12,6 +12,7 @@ mod guards;
 mod lambda_process;
 mod oauth;
 mod replayer;
+mod replayer_honest;
 mod secrets;
 mod signing;
 mod sqs_cases;

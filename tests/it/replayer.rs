@@ -205,7 +205,8 @@ async fn archive_then_replay_archive_keeps_bytes_and_keys() {
     let r = stack.replayer(&wfm.url(), &[]);
     let rep = run_request(&r, &Request::new(Action::Archive))
         .await
-        .expect("archive");
+        .expect("archive")
+        .checked();
     assert_eq!(rep.archived, 4);
     assert_eq!(
         rep.keys.len(),
@@ -310,6 +311,7 @@ async fn filtered_replay_leaves_other_letters_in_place_and_visible() {
     let stats = run_request(&r, &by_reason)
         .await
         .expect("stats")
+        .checked()
         .stats
         .expect("stats");
     assert_eq!(stats.by_reason.get("rejected"), Some(&1));
@@ -361,7 +363,8 @@ async fn failed_replay_keeps_the_letter_with_its_history() {
     let r = stack.replayer(&wfm.url(), &[]);
     let rep = run_request(&r, &Request::new(Action::Replay))
         .await
-        .expect("replay");
+        .expect("replay")
+        .checked();
     assert_eq!((rep.delivered, rep.failed, rep.remaining), (0, 1, Some(1)));
     let left = stack.take_all(&stack.dlq_url).await;
     assert_eq!(left.len(), 1);
@@ -427,7 +430,8 @@ async fn lambda_failure_records_and_raw_events_are_replayed_too() {
     let r = stack.replayer(&wfm.url(), &[]);
     let rep = run_request(&r, &Request::new(Action::Replay))
         .await
-        .expect("replay");
+        .expect("replay")
+        .checked();
     assert_eq!(rep.delivered, 2);
     let posts = wfm.requests();
     let raw_post = posts
@@ -486,7 +490,7 @@ async fn a_replayed_answer_updates_the_letter_through_the_core_verdict() {
     stack
         .park(&fixture("activity.json"), Reason::Expired, 2)
         .await;
-    let rep = replay().await.expect("replay");
+    let rep = replay().await.expect("replay").checked();
     assert_eq!((rep.delivered, rep.failed, rep.remaining), (0, 1, Some(2)));
     let left = stack.take_all(&stack.dlq_url).await;
     assert_eq!(left.len(), 1);

@@ -137,7 +137,8 @@ async fn reference_verifier_accepts_our_signatures() {
     let r = stack.replayer(&wfm.url(), &extra);
     let rep = run_request(&r, &Request::new(Action::Replay))
         .await
-        .expect("replay");
+        .expect("replay")
+        .checked();
     assert_eq!(rep.delivered, 1);
     let reqs = wfm.requests();
     assert_eq!(reqs.len(), 3);

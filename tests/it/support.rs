@@ -409,12 +409,34 @@ pub async fn poll_with(
 /// The replayer's progress callback of a test that does not look at progress.
 pub fn no_progress(_: &Report) {}
 
-/// Runs `req` on `r` with a deadline 60 s away and no progress callback.
+/// Runs `req` on `r` with a deadline 60 s away and no progress callback; a report is returned
+/// only after PRODUCT.md §6's identity was asserted on it ([`Checked`]).
 pub async fn run_request(
     r: &Replayer,
     req: &Request,
 ) -> Result<Report, wfm_relay_replayer::ReplayError> {
-    r.run(req, Some(deadline()), &no_progress).await
+    r.run(req, Some(deadline()), &no_progress)
+        .await
+        .map(Checked::checked)
+}
+
+/// PRODUCT.md §6's identity, asserted on every report a test reads: `report.checked()`.
+pub trait Checked {
+    /// Asserts the identity (exempt reports pass: stats, peek, dry runs) and returns the report.
+    fn checked(self) -> Self;
+}
+
+impl Checked for Report {
+    fn checked(self) -> Self {
+        assert!(
+            self.identity_holds(),
+            "matched {} != delivered + delivered_not_deleted + failed + unsendable + superseded \
+             + archived + redriven + in_flight + not_reached = {}: {self:?}",
+            self.matched,
+            self.accounted()
+        );
+        self
+    }
 }
 
 /// One synchronous invocation of the function behind `api` (30 s timeout) through

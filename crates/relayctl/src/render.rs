@@ -165,6 +165,16 @@ fn primary(action: Action) -> &'static [&'static str] {
     }
 }
 
+/// What a count means, for the counts whose name alone could mislead.
+fn count_note(name: &str) -> &'static str {
+    match name {
+        "not deleted" => "  (delivered, not deleted from the DLQ: may replay again)",
+        "in flight" => "  (cut short by the deadline: sent again by next)",
+        "not reached" => "  (not handled before the stop: next continues)",
+        _ => "",
+    }
+}
+
 fn counts_text(r: &Report) -> String {
     let mut out = format!(
         "{}{} (run {})\n",
@@ -181,13 +191,16 @@ fn counts_text(r: &Report) -> String {
         ("superseded", r.superseded),
         ("archived", r.archived),
         ("redriven", r.redriven),
+        ("not deleted", r.delivered_not_deleted),
+        ("in flight", r.in_flight),
+        ("not reached", r.not_reached),
     ];
     let main = primary(r.action);
     for (name, n) in rows {
         // A dry run counts matches only: its zero deliveries would read like a result.
         let primary = main.contains(&name) && !r.dry_run;
         if name == "matched" || primary || n > 0 {
-            let _ = writeln!(out, "  {name:<11} {n:>7}");
+            let _ = writeln!(out, "  {name:<11} {n:>7}{}", count_note(name));
         }
     }
     // `remaining` is the DLQ's depth, which replay-archive does not touch.
@@ -266,6 +279,9 @@ pub fn progress_text(r: &Report) -> String {
         ("superseded", r.superseded),
         ("archived", r.archived),
         ("redriven", r.redriven),
+        ("not deleted", r.delivered_not_deleted),
+        ("in flight", r.in_flight),
+        ("not reached", r.not_reached),
         ("skipped", r.skipped),
         ("unsendable", r.unsendable),
     ] {
@@ -294,6 +310,41 @@ mod tests {
         };
         assert_eq!(progress_text(&r), "matched 37 · delivered 30 · failed 2");
         assert_eq!(progress_text(&Report::default()), "matched 0");
+        let honest = Report {
+            delivered_not_deleted: 1,
+            in_flight: 2,
+            not_reached: 4,
+            ..r
+        };
+        assert_eq!(
+            progress_text(&honest),
+            "matched 37 · delivered 30 · failed 2 · not deleted 1 · in flight 2 · not reached 4"
+        );
+    }
+
+    #[test]
+    fn the_summary_names_delivered_not_deleted() {
+        let r = Report {
+            action: Action::Replay,
+            run_id: "r".into(),
+            matched: 10,
+            delivered: 8,
+            failed: 1,
+            delivered_not_deleted: 1,
+            remaining: Some(2),
+            ..Report::default()
+        };
+        let text = report_text(&r);
+        assert!(
+            text.contains(
+                "  not deleted       1  (delivered, not deleted from the DLQ: may replay again)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("in flight"),
+            "zero counts are not shown: {text}"
+        );
     }
 
     #[test]

@@ -43,6 +43,11 @@ pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 /// A function that rewrites an upstream response body.
 pub type RewriteFn = Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
 
+/// A function that picks the fault of one request from its body (`None`: forward it unchanged).
+/// It may keep state, e.g. to fault only the first call, or only the entries naming one receipt
+/// handle.
+pub type DecideFn = Arc<dyn Fn(&[u8]) -> Option<Fault> + Send + Sync>;
+
 /// What to do with requests of one `X-Amz-Target`.
 #[derive(Clone)]
 pub enum Fault {
@@ -61,6 +66,17 @@ pub enum Fault {
     /// Forward, then replace the upstream response body with the function's result (status and
     /// headers are kept; `Content-Length` is recomputed).
     Rewrite(RewriteFn),
+    /// Forward this request body instead of the one received (e.g. a DeleteMessageBatch without
+    /// one entry), then rewrite the upstream response body with `rewrite` if given (e.g. to list
+    /// that entry in `Failed`, as SQS answers it inside an HTTP 200).
+    Forward {
+        /// The request body sent upstream.
+        body: Vec<u8>,
+        /// The rewrite of the upstream response body.
+        rewrite: Option<RewriteFn>,
+    },
+    /// Decide per request ([`DecideFn`]); a decided `Decide` forwards unchanged.
+    Decide(DecideFn),
 }
 
 impl std::fmt::Debug for Fault {
@@ -78,6 +94,11 @@ impl std::fmt::Debug for Fault {
                 .field("content_type", content_type)
                 .finish(),
             Fault::Rewrite(_) => f.write_str("Rewrite(..)"),
+            Fault::Forward { body, .. } => f
+                .debug_struct("Forward")
+                .field("body", &String::from_utf8_lossy(body))
+                .finish_non_exhaustive(),
+            Fault::Decide(_) => f.write_str("Decide(..)"),
         }
     }
 }
@@ -288,6 +309,11 @@ fn handle(shared: Arc<Shared>, _ctx: ConnCtx, req: Request<Incoming>) -> Handler
                 fault
             }
         };
+        let fault = match fault {
+            Some(Fault::Decide(decide)) => decide(&body),
+            other => other,
+        };
+        let mut body = body;
         let rewrite = match fault {
             Some(Fault::Reset) => return Err(BoxError::from("injected reset")),
             Some(Fault::Respond {
@@ -302,7 +328,14 @@ fn handle(shared: Arc<Shared>, _ctx: ConnCtx, req: Request<Incoming>) -> Handler
                 );
             }
             Some(Fault::Rewrite(f)) => Some(f),
-            None => None,
+            Some(Fault::Forward {
+                body: replaced,
+                rewrite,
+            }) => {
+                body = Bytes::from(replaced);
+                rewrite
+            }
+            Some(Fault::Decide(_)) | None => None,
         };
         let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let url = format!("{}{path_and_query}", shared.upstream);

@@ -56,7 +56,8 @@ impl Replayer {
     }
 
     /// `replay --mode latest`: writes the superseded letters (reason `superseded`; counted in
-    /// `superseded`, not `archived`), then deletes them. Returns the messages to release.
+    /// `superseded` once deleted, not `archived`), then deletes them. Returns the messages to
+    /// release.
     pub(crate) async fn archive_superseded(
         &self,
         chunk: Vec<Letter>,
@@ -66,7 +67,9 @@ impl Replayer {
         for env in &mut envs {
             env.reason = Some(Reason::Superseded);
         }
-        self.put_then_delete(chunk, &envs, report).await.0
+        let (left, deleted) = self.put_then_delete(chunk, &envs, report).await;
+        report.superseded += deleted;
+        left
     }
 
     /// The letters' envelopes with claim-checked events read back and inlined (the pointer is
@@ -91,9 +94,9 @@ impl Replayer {
         envs
     }
 
-    /// PUTs `envs` as the run's next object, then deletes `chunk` from the DLQ. Returns the
-    /// messages left (all of them when the PUT failed, counted `failed`) and how many were
-    /// deleted.
+    /// PUTs `envs` as the run's next object, then deletes `chunk` from the DLQ (only after the
+    /// PUT). Returns the messages left (all of them when the PUT failed, counted `failed`; those
+    /// written but not deleted, counted `delivered_not_deleted`) and how many were deleted.
     async fn put_then_delete(
         &self,
         chunk: Vec<Letter>,
@@ -118,14 +121,9 @@ impl Replayer {
             return (messages(chunk).collect(), 0);
         }
         report.keys.push(key);
-        let msgs: Vec<&Received> = chunk.iter().map(|l| &l.msg).collect();
-        let deleted = self.queues.dlq().delete_batch(&msgs).await;
-        let left = chunk
-            .into_iter()
-            .filter(|l| !deleted.contains(&l.msg.message_id))
-            .map(|l| l.msg)
-            .collect();
-        (left, deleted.len())
+        let (deleted, left) = self.delete_confirmed(messages(chunk).collect()).await;
+        report.delivered_not_deleted += left.len();
+        (left, deleted)
     }
 
     /// Writes the run's manifest (`{run_id}-manifest.json`: filter, count, object keys); a

@@ -15,6 +15,7 @@
 //! (S3 objects and the manifest), `replay_archive` (POST an archive's letters), `pacer`.
 
 mod archive;
+mod delete;
 mod pacer;
 pub mod plan;
 mod redrive;
@@ -179,8 +180,16 @@ impl Replayer {
             }
         };
         report.next = next_request(&plan, req, &report);
+        if !report.identity_holds() {
+            warn!(
+                matched = report.matched,
+                accounted = report.accounted(),
+                "report counts do not add up to matched (PRODUCT.md §6)"
+            );
+        }
         info!(action = %report.action, matched = report.matched, delivered = report.delivered,
-            failed = report.failed, archived = report.archived, redriven = report.redriven,
+            delivered_not_deleted = report.delivered_not_deleted, in_flight = report.in_flight,
+            not_reached = report.not_reached, failed = report.failed, archived = report.archived, redriven = report.redriven,
             remaining = report.remaining, "replayer action done");
         if let Some(function) = &self.cfg.function_name {
             // Inside a Lambda runtime only: relayctl runs the same code and keeps stdout clean.
@@ -199,12 +208,15 @@ impl Replayer {
     }
 }
 
-/// The request that continues `req`: when it is continuable and stopped early with work left,
+/// The request that continues `req`: when it is continuable and stopped early (or left letters
+/// `in_flight` / `not_reached`) with work left,
 /// the `next` a stage set (replay-archive: after its last object) or `req` itself. An unknown
 /// DLQ depth (`remaining: null`) counts as work left: a failed read never drops `next`.
 fn next_request(plan: &Plan, req: &Request, report: &Report) -> Option<Request> {
     let work_left = plan.reads_archive || report.remaining != Some(0);
-    (plan.continuable && report.stopped.is_some() && work_left)
+    // A POST cut short or a letter not reached is work left even when the scan did not stop.
+    let unfinished = report.in_flight + report.not_reached > 0;
+    (plan.continuable && (report.stopped.is_some() || unfinished) && work_left)
         .then(|| report.next.clone().unwrap_or_else(|| req.clone()))
 }
 
@@ -253,6 +265,15 @@ mod tests {
             ..stopped(None)
         };
         assert_eq!(next(&finished), None, "not stopped early");
+        let cut = Report {
+            in_flight: 1,
+            ..finished.clone()
+        };
+        assert_eq!(
+            next(&cut),
+            Some(req.clone()),
+            "a POST cut short is sent again"
+        );
         let dry = Request {
             dry_run: true,
             ..req.clone()

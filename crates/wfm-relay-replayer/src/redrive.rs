@@ -3,20 +3,49 @@
 
 use crate::{Letter, Replayer, Report};
 use wfm_relay_aws::queues::{BatchEntry, Received};
+use wfm_relay_core::envelope::EnvelopeV1;
+use wfm_relay_core::replay::Shape;
 
-/// The retry-queue entry for a letter: its reason and `not_before` cleared, no delay.
-fn redrive_entry(id: usize, l: &Letter) -> BatchEntry {
-    let mut env = l.dead.env.clone();
-    env.reason = None;
-    env.not_before = None;
+/// The retry-queue entry for a letter: its reason and `not_before` cleared, no delay; its
+/// history (attempts, first attempt, key) kept, so `X-Attempt` continues after SQS restarts the
+/// receive count at 1 for the new message (PRODUCT.md §4, §5; case C21). `max_receive_count` is
+/// the retry queue's `maxReceiveCount`.
+fn redrive_entry(id: usize, l: &Letter, max_receive_count: u32) -> BatchEntry {
     BatchEntry {
         id: id.to_string(),
-        body: env.to_json(),
+        body: redriven(l, max_receive_count).to_json(),
         delay_s: 0,
     }
 }
 
+/// The envelope a letter is redriven with. A letter SQS moved itself after `maxReceiveCount`
+/// receives (our envelope, no `reason`) made receives its body does not count: its attempts are
+/// raised by `max_receive_count`, a lower bound that `last_error` states.
+fn redriven(l: &Letter, max_receive_count: u32) -> EnvelopeV1 {
+    let mut env = l.dead.env.clone();
+    if l.dead.shape == Shape::Envelope && env.reason.is_none() {
+        let before = env.attempts;
+        env.attempts = before.saturating_add(max_receive_count);
+        env.last_error = Some(format!(
+            "moved to the DLQ by SQS after maxReceiveCount {max_receive_count}: attempts \
+             {} is a lower bound ({before} recorded + {max_receive_count} receives)",
+            env.attempts
+        ));
+    }
+    env.reason = None;
+    env.not_before = None;
+    // The schedule runs again from its first step: `env.steps = 0;` once the envelope has
+    // `steps` (PRODUCT.md §4).
+    env
+}
+
 impl Replayer {
+    /// The retry queue's `maxReceiveCount`, as configured: the schedule's steps + 5 (PRODUCT.md
+    /// §4; the stack sets the RedrivePolicy from the same schedule).
+    fn max_receive_count(&self) -> u32 {
+        u32::try_from(self.cfg.schedule.max_receive_count()).unwrap_or(u32::MAX)
+    }
+
     /// Moves letters to the retry queue; returns the messages to release (not moved).
     pub(crate) async fn redrive_page(
         &self,
@@ -26,7 +55,7 @@ impl Replayer {
         let entries = page
             .iter()
             .enumerate()
-            .map(|(i, l)| redrive_entry(i, l))
+            .map(|(i, l)| redrive_entry(i, l, self.max_receive_count()))
             .collect();
         let out = self.queues.retry().send_batch(entries).await;
         let mut moved = Vec::new();
@@ -39,13 +68,66 @@ impl Replayer {
                 release.push(l.msg);
             }
         }
-        report.redriven += self.delete_moved(&moved).await;
+        let (deleted, kept) = self.delete_confirmed(moved).await;
+        report.redriven += deleted;
+        // In the retry queue and still in the DLQ: a duplicate, never a loss.
+        // Not released: it stays hidden until the hold ends.
+        report.delivered_not_deleted += kept.len();
         release
     }
+}
 
-    /// Deletes the moved letters from the DLQ; returns how many went.
-    async fn delete_moved(&self, moved: &[Received]) -> usize {
-        let refs: Vec<&Received> = moved.iter().collect();
-        self.queues.dlq().delete_batch(&refs).await.len()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wfm_relay_core::envelope::Reason;
+    use wfm_relay_core::event::parse_event;
+    use wfm_relay_core::replay::decode_dead_letter;
+
+    const PRESENCE: &str = include_str!("../../../tests/fixtures/genesys/presence-break.json");
+
+    fn letter(env: &EnvelopeV1) -> Letter {
+        Letter {
+            msg: Received {
+                message_id: "m".into(),
+                receipt_handle: "h".into(),
+                body: env.to_json(),
+                sent_at: None,
+            },
+            dead: decode_dead_letter(&env.to_json()),
+        }
+    }
+
+    #[test]
+    fn c21_redrive_keeps_the_history_and_counts_receives_sqs_made() {
+        let mut env = EnvelopeV1::new(
+            PRESENCE.as_bytes(),
+            parse_event(PRESENCE.as_bytes()).ok().as_ref(),
+        );
+        env.attempts = 12;
+        env.reason = Some(Reason::TransientExhausted);
+        env.first_attempt_at = Some("2026-03-02T09:40:00.100Z".into());
+        env.not_before = Some("2026-03-02T10:00:00Z".into());
+        let ours = redriven(&letter(&env), 14);
+        assert_eq!(ours.attempts, 12, "attempts continue, never restart");
+        assert_eq!(ours.first_attempt_at, env.first_attempt_at);
+        assert_eq!(
+            (ours.key.clone(), ours.event.clone()),
+            (env.key.clone(), env.event.clone())
+        );
+        assert_eq!((ours.reason, ours.not_before), (None, None));
+
+        env.reason = None;
+        env.attempts = 3;
+        let by_sqs = redriven(&letter(&env), 14);
+        assert_eq!(by_sqs.attempts, 17, "3 recorded + maxReceiveCount 14");
+        assert!(
+            by_sqs
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("lower bound")),
+            "{:?}",
+            by_sqs.last_error
+        );
     }
 }

@@ -28,6 +28,11 @@ pub(crate) enum ReplayOutcome {
     Failed,
     /// The letter holds no valid event (or its claim-checked event is gone): it cannot be sent.
     Invalid,
+    /// The deadline cut the POST's time budget below `WFM_TIMEOUT_MS` and it ended without an
+    /// answer: the history is not rewritten, `next` sends it again.
+    InFlight,
+    /// No time was left for a POST: not sent, left as it was.
+    NotReached,
 }
 
 /// What every replay POST of one action shares.
@@ -78,7 +83,6 @@ impl Replayer {
         report: &mut Report,
     ) {
         let (send, mut old) = split_latest(collected);
-        report.superseded = old.len();
         while !old.is_empty() {
             let n = old.len().min(ARCHIVE_CHUNK);
             let chunk: Vec<Letter> = old.drain(..n).collect();
@@ -93,6 +97,7 @@ impl Replayer {
             }
             if self.out_of_time(cx.replay.deadline) {
                 report.stopped = Some(StopReason::Deadline);
+                report.not_reached += page.len();
                 state.hold(messages(page));
                 continue;
             }
@@ -125,12 +130,17 @@ impl Replayer {
         let mut release = Vec::new();
         for (l, sent) in results {
             match sent {
-                ReplayOutcome::Delivered => {
-                    report.delivered += 1;
-                    delivered.push(l.msg);
-                }
+                ReplayOutcome::Delivered => delivered.push(l.msg),
                 ReplayOutcome::Invalid => {
                     report.unsendable += 1;
+                    release.push(l.msg);
+                }
+                ReplayOutcome::InFlight => {
+                    report.in_flight += 1;
+                    release.push(l.msg);
+                }
+                ReplayOutcome::NotReached => {
+                    report.not_reached += 1;
                     release.push(l.msg);
                 }
                 ReplayOutcome::Failed => {
@@ -141,7 +151,10 @@ impl Replayer {
                 }
             }
         }
-        self.delete_delivered(&delivered).await;
+        let (deleted, kept) = self.delete_confirmed(delivered).await;
+        report.delivered += deleted;
+        // Not released: delivered already, it stays hidden until the hold ends (fewer repeats).
+        report.delivered_not_deleted += kept.len();
         release
     }
 
@@ -151,23 +164,14 @@ impl Replayer {
         match self.queues.dlq().park(&l.dead.env).await {
             Ok(copy) => {
                 rewritten.insert(copy.message_id);
-                let deleted = self.queues.dlq().delete_batch(&[&l.msg]).await;
-                if deleted.is_empty() {
-                    return Some(l.msg);
-                }
-                None
+                let (_, mut kept) = self.delete_confirmed(vec![l.msg]).await;
+                kept.pop()
             }
             Err(e) => {
                 warn!(error = %e, "could not rewrite a failed dead letter; it stays as it was");
                 Some(l.msg)
             }
         }
-    }
-
-    /// Deletes the delivered letters from the DLQ.
-    async fn delete_delivered(&self, delivered: &[Received]) {
-        let refs: Vec<&Received> = delivered.iter().collect();
-        self.queues.dlq().delete_batch(&refs).await;
     }
 
     /// One replay POST of `env`, updating its history.
@@ -199,10 +203,14 @@ impl Replayer {
             None => self.cfg.timeout,
         };
         if timeout.is_zero() {
-            return ReplayOutcome::Failed;
+            return ReplayOutcome::NotReached;
         }
         let d = Delivery::for_event(&info, &raw, self.cfg.body_mode, attempt, true);
         let res = self.wfm.post(&d, timeout).await;
+        if timeout < self.cfg.timeout && res.status().is_none() {
+            warn!(event_id = %info.id, attempt, "replay POST cut short by the deadline; in flight");
+            return ReplayOutcome::InFlight;
+        }
         let now = SystemTime::now();
         env.attempts = attempt;
         env.record_attempt(now);

@@ -64,6 +64,8 @@ impl Replayer {
                         ReplayOutcome::Delivered => report.delivered += 1,
                         ReplayOutcome::Failed => report.failed += 1,
                         ReplayOutcome::Invalid => report.unsendable += 1,
+                        ReplayOutcome::InFlight => report.in_flight += 1,
+                        ReplayOutcome::NotReached => report.not_reached += 1,
                     }
                 }
             }

@@ -224,8 +224,22 @@ pub struct Report {
     pub dry_run: bool,
     /// Dead letters that matched the filter.
     pub matched: usize,
-    /// POSTs answered 2xx (replay, replay-archive).
+    /// POSTs answered 2xx whose letter SQS confirmed deleted (replay), or every 2xx of
+    /// replay-archive (it deletes nothing).
     pub delivered: usize,
+    /// A 2xx (replay), an S3 PUT (archive, superseded) or a retry-queue send (redrive) that
+    /// succeeded but whose DLQ delete failed even when retried (expired receipt handle, per-entry
+    /// `Failed`): the letter is still in the DLQ and may be sent again. Never counted
+    /// `delivered`.
+    #[serde(default)]
+    pub delivered_not_deleted: usize,
+    /// POSTs cut short by the deadline without an answer: the letter's history is not rewritten
+    /// and `next` sends it again.
+    #[serde(default)]
+    pub in_flight: usize,
+    /// Matched letters not handled before the action stopped (deadline): left as they were.
+    #[serde(default)]
+    pub not_reached: usize,
     /// Letters that failed (POST not 2xx, or not movable); they stay in the DLQ.
     pub failed: usize,
     /// Letters looked at that did not match the filter (left in the DLQ, visible again).
@@ -234,7 +248,9 @@ pub struct Report {
     /// cannot send them; they stay in the DLQ (archive them to empty it).
     #[serde(default)]
     pub unsendable: usize,
-    /// Letters superseded by a newer state (replay `latest`), archived.
+    /// Letters superseded by a newer state (replay `latest`), archived and deleted (a dry run:
+    /// as the real run would count them).
+    #[serde(default)]
     pub superseded: usize,
     /// Letters written to S3 and deleted from the DLQ.
     pub archived: usize,
@@ -257,6 +273,36 @@ pub struct Report {
     /// The request to send next to continue, when work is left.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<Request>,
+}
+
+impl Report {
+    /// The sum the identity of PRODUCT.md §6 sets equal to `matched`: `delivered +
+    /// delivered_not_deleted + failed + unsendable + superseded + archived + redriven +
+    /// in_flight + not_reached` (`skipped` and `remaining` are outside it).
+    pub fn accounted(&self) -> usize {
+        self.delivered
+            + self.delivered_not_deleted
+            + self.failed
+            + self.unsendable
+            + self.superseded
+            + self.archived
+            + self.redriven
+            + self.in_flight
+            + self.not_reached
+    }
+
+    /// Whether the report must satisfy the identity: every report of `replay`, `redrive`,
+    /// `archive` and `replay-archive` run without `dry_run` (`stats`, `peek` and dry runs are
+    /// exempt).
+    pub fn identity_applies(&self) -> bool {
+        !self.dry_run && !self.action.reads_only()
+    }
+
+    /// PRODUCT.md §6: each matched letter is counted once, `matched == accounted()`; true for an
+    /// exempt report.
+    pub fn identity_holds(&self) -> bool {
+        !self.identity_applies() || self.matched == self.accounted()
+    }
 }
 
 #[cfg(test)]
@@ -322,6 +368,73 @@ mod tests {
         assert!(
             serde_json::from_str::<Report>(&sample.replace(r#""deadline""#, r#""bored""#)).is_err()
         );
+    }
+
+    #[test]
+    fn reports_without_the_new_counts_decode_and_the_identity_is_checked() {
+        // A report written before `delivered_not_deleted`, `in_flight` and `not_reached`.
+        let old = r#"{"v":1,"action":"replay","run_id":"r","dry_run":false,"matched":3,"delivered":2,
+            "failed":1,"skipped":4,"redriven":0,"archived":0,"remaining":5,"keys":[]}"#;
+        let r: Report = serde_json::from_str(old).expect("an old report decodes");
+        assert_eq!(
+            (
+                r.delivered_not_deleted,
+                r.in_flight,
+                r.not_reached,
+                r.superseded
+            ),
+            (0, 0, 0, 0)
+        );
+        assert!(r.identity_holds(), "skipped and remaining are outside it");
+        let honest = Report {
+            action: Action::Replay,
+            matched: 10,
+            delivered: 5,
+            delivered_not_deleted: 1,
+            failed: 1,
+            unsendable: 1,
+            in_flight: 1,
+            not_reached: 1,
+            ..Report::default()
+        };
+        assert_eq!(honest.accounted(), 10);
+        assert!(honest.identity_holds());
+        let json = serde_json::to_value(&honest).expect("ser");
+        assert_eq!(
+            (
+                &json["delivered_not_deleted"],
+                &json["in_flight"],
+                &json["not_reached"]
+            ),
+            (
+                &serde_json::json!(1),
+                &serde_json::json!(1),
+                &serde_json::json!(1)
+            )
+        );
+        let back: Report = serde_json::from_value(json).expect("de");
+        assert_eq!(back, honest);
+        let short = Report {
+            not_reached: 0,
+            ..honest.clone()
+        };
+        assert!(!short.identity_holds(), "a letter counted nowhere");
+        for exempt in [
+            Report {
+                dry_run: true,
+                ..short.clone()
+            },
+            Report {
+                action: Action::Stats,
+                ..short.clone()
+            },
+            Report {
+                action: Action::Peek,
+                ..short
+            },
+        ] {
+            assert!(exempt.identity_holds(), "{:?} is exempt", exempt.action);
+        }
     }
 
     #[test]
