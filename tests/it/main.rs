@@ -15,5 +15,6 @@ mod replayer;
 mod secrets;
 mod signing;
 mod sqs_cases;
+mod strict_sqs;
 mod support;
 mod template;

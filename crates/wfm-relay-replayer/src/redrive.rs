@@ -4,11 +4,12 @@
 use crate::{Letter, Replayer, Report};
 use wfm_relay_aws::queues::{BatchEntry, Received};
 
-/// The retry-queue entry for a letter: its reason and `not_before` cleared, no delay.
+/// The retry-queue entry for a letter: its reason cleared, its schedule `steps` back to 0, its
+/// `not_before` kept (the forwarder waits for it), no delay.
 fn redrive_entry(id: usize, l: &Letter) -> BatchEntry {
     let mut env = l.dead.env.clone();
     env.reason = None;
-    env.not_before = None;
+    env.steps = 0;
     BatchEntry {
         id: id.to_string(),
         body: env.to_json(),
