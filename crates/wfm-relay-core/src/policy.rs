@@ -312,10 +312,16 @@ pub fn hold(wait: Duration, since_receive: Duration, now: SystemTime) -> Hold {
     }
 }
 
+/// How much earlier than one batching window before the invocation a first-receive timestamp
+/// may be and still be believed (the poller's latency): 60 s.
+pub const RECEIVE_SLACK: Duration = Duration::from_secs(60);
+
 /// When this invocation's record was received (PRODUCT.md §4): SQS's
 /// `ApproximateFirstReceiveTimestamp` when `receive_count` is 1 (then it is this receive), else
 /// the invocation's start minus `MaximumBatchingWindowInSeconds` (the longest a received record
-/// waits for its batch). Never later than `started`.
+/// waits for its batch). Never later than `started`. A receive is at most one batching window
+/// (plus the poller's latency) before its invocation, so a timestamp more than
+/// [`RECEIVE_SLACK`] older than the fallback (a hand-made or replayed record) is not believed.
 pub fn estimated_receive(
     receive_count: u32,
     first_receive: Option<SystemTime>,
@@ -326,7 +332,7 @@ pub fn estimated_receive(
         .checked_sub(batching_window)
         .unwrap_or(SystemTime::UNIX_EPOCH);
     match first_receive {
-        Some(t) if receive_count == 1 => t.min(started),
+        Some(t) if receive_count == 1 && t + RECEIVE_SLACK >= fallback => t.min(started),
         _ => fallback,
     }
 }
@@ -613,6 +619,13 @@ mod tests {
             at("2026-03-02T09:40:05Z")
         );
         assert_eq!(estimated_receive(1, None, started, Duration::ZERO), started);
+        // Not believed long before one batching window ahead of the start (a hand-made record).
+        assert_eq!(
+            estimated_receive(1, Some(at("2026-03-02T09:00:00Z")), started, w),
+            at("2026-03-02T09:40:05Z")
+        );
+        let old = at("2026-03-02T09:39:05Z");
+        assert_eq!(estimated_receive(1, Some(old), started, w), old);
         // A first-receive time after the start (clock skew) is not trusted past the start.
         assert_eq!(
             estimated_receive(1, Some(at("2026-03-02T09:41:00Z")), started, w),
