@@ -16,5 +16,6 @@ mod replayer_honest;
 mod secrets;
 mod signing;
 mod sqs_cases;
+mod strict_sqs;
 mod support;
 mod template;

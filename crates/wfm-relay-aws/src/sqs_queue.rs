@@ -186,7 +186,7 @@ impl SqsQueue {
             match SendMessageBatchRequestEntry::builder()
                 .id(&e.id)
                 .message_body(&e.body)
-                .delay_seconds(e.delay_s)
+                .delay_seconds(e.delay_s.clamp(0, 900))
                 .build()
             {
                 Ok(entry) => req = req.entries(entry),

@@ -125,6 +125,10 @@ pub struct ForwarderConfig {
     pub schedule: RetrySchedule,
     /// `BATCH_CONCURRENCY` (default 10, 1–100): records of one SQS batch delivered at once.
     pub batch_concurrency: usize,
+    /// `SQS_BATCHING_WINDOW_S` (default 0, 0–300): the retry queue's event source mapping
+    /// `MaximumBatchingWindowInSeconds` (template.yaml sets 0); used to estimate when a record
+    /// received more than once was received (PRODUCT.md §4).
+    pub batching_window: Duration,
     /// `FUNCTION_TIMEOUT_S` (default 60): the function's timeout, used when the runtime's
     /// deadline is already past at the start (local emulators).
     pub function_timeout: Duration,
@@ -356,6 +360,7 @@ impl ForwarderConfig {
             retry_after_cap: Duration::from_secs(num("RETRY_AFTER_CAP_S", 43_200, 0, 43_200)?),
             schedule,
             batch_concurrency: usize::try_from(num("BATCH_CONCURRENCY", 10, 1, 100)?).unwrap_or(10),
+            batching_window: Duration::from_secs(num("SQS_BATCHING_WINDOW_S", 0, 0, 300)?),
             function_timeout,
             retry_queue_url: required("RETRY_QUEUE_URL")?,
             dlq_url: required("DLQ_URL")?,
@@ -406,6 +411,7 @@ mod tests {
         assert_eq!(c.retry_after_cap, Duration::from_secs(43_200));
         assert_eq!(c.schedule.len(), 9);
         assert_eq!(c.batch_concurrency, 10);
+        assert_eq!(c.batching_window, Duration::ZERO);
         assert_eq!(c.body_mode, BodyMode::Event);
         assert_eq!(c.archive_prefix, "dead-letters");
         assert!(c.auth_token.is_none());

@@ -11,6 +11,7 @@ use crate::event::{EventInfo, parse_event};
 use crate::guard::Refusal;
 use crate::timefmt::format_rfc3339;
 use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
 use std::time::SystemTime;
 
 /// Why an event sits in the dead-letter queue. Serialised as the snake_case token.
@@ -103,6 +104,12 @@ pub struct EnvelopeV1 {
     /// `topicName`, or `detail-type` when absent.
     #[serde(default)]
     pub topic: Option<String>,
+    /// Retry-schedule steps used before this message was written: 0 for a first enqueue or a
+    /// redrive; a copy written by the consumer for a long wait carries the steps it used
+    /// (PRODUCT.md §4). The schedule position is `steps` + `ApproximateReceiveCount`. Absent in
+    /// letters written before it existed (read as 0).
+    #[serde(default)]
+    pub steps: u32,
     /// State time (RFC 3339).
     #[serde(default)]
     pub event_time: Option<String>,
@@ -143,6 +150,7 @@ impl EnvelopeV1 {
             key: info.map(|i| i.key.to_string()),
             user_id: info.and_then(|i| i.user_id.clone()),
             topic: info.map(|i| i.topic().to_owned()),
+            steps: 0,
             event_time: info.and_then(|i| i.state_time.map(format_rfc3339)),
             attempts: 0,
             first_attempt_at: None,
@@ -242,11 +250,50 @@ impl EnvelopeV1 {
         }
     }
 
-    /// Serialises to the JSON text put in the queue.
+    /// Serialises to the JSON text put in the queue: characters outside SQS's character set
+    /// are written as `\uXXXX` escapes (see [`escape_outside_sqs_set`]), so real SQS accepts
+    /// the body and decoding it gives back the same strings.
     pub fn to_json(&self) -> String {
         // Serialising plain strings and numbers cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        let json = serde_json::to_string(self).unwrap_or_default();
+        escape_outside_sqs_set(&json).into_owned()
     }
+}
+
+/// Whether SQS accepts `c` in a message body or a String/Number attribute value:
+/// `#x9 | #xA | #xD | #x20–#xD7FF | #xE000–#xFFFD | #x10000–#x10FFFF` (Amazon SQS API
+/// Reference, SendMessage; FACTS.md §7.1). Anything else is refused with
+/// `InvalidMessageContents`.
+pub fn is_sqs_char(c: char) -> bool {
+    matches!(c,
+        '\u{9}' | '\u{A}' | '\u{D}'
+        | '\u{20}'..='\u{D7FF}'
+        | '\u{E000}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{10FFFF}')
+}
+
+/// Rewrites JSON text so that every character SQS refuses (see [`is_sqs_char`]) is a `\uXXXX`
+/// escape; every other character is kept as it is.
+///
+/// `json` must be JSON text (e.g. from `serde_json`): a refused character can then only sit
+/// inside a string (structure, numbers and literals are ASCII, and serde_json already escapes
+/// control characters), where the escape decodes to the same character. Every refused
+/// character is in the Basic Multilingual Plane (a `str` holds no surrogates), so one
+/// four-digit escape is enough. Borrows when nothing needs escaping.
+pub fn escape_outside_sqs_set(json: &str) -> std::borrow::Cow<'_, str> {
+    if json.chars().all(is_sqs_char) {
+        return std::borrow::Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if is_sqs_char(c) {
+            out.push(c);
+        } else {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// What a retry-queue message body turned out to be.
@@ -323,6 +370,15 @@ mod tests {
         assert_eq!(env.attempts, 12);
         assert_eq!(env.last_status, Some(503));
         assert_eq!(env.effective_reason(), Reason::TransientExhausted);
+        assert_eq!(env.steps, 0, "a letter without `steps` reads as 0");
+        let with_steps = sample.replace(r#""attempts":12,"#, r#""attempts":12,"steps":4,"#);
+        let QueueBody::Envelope(env) = classify_queue_body(&with_steps) else {
+            panic!("not an envelope")
+        };
+        assert_eq!(env.steps, 4);
+        let again: EnvelopeV1 = serde_json::from_str(&env.to_json()).expect("round trip");
+        assert_eq!(again, *env);
+        assert!(env.to_json().contains(r#""steps":4"#));
         let no_reason = sample.replace(r#""reason":"transient_exhausted","#, "");
         let QueueBody::Envelope(env) = classify_queue_body(&no_reason) else {
             panic!("not an envelope")
@@ -442,6 +498,49 @@ mod tests {
         );
         assert_eq!(env.reason, Some(Reason::Rejected));
         assert_eq!(env.last_status, Some(400));
+    }
+
+    /// C13: every character SQS refuses is escaped, every one it accepts is kept, and the
+    /// decoded string equals the original, for every Unicode scalar value.
+    #[test]
+    fn c13_escaping_covers_every_char() {
+        let mut refused = 0u32;
+        for cp in 0..=0x10_FFFFu32 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            let original = format!("a{c}b");
+            let json = serde_json::to_string(&original).expect("ser");
+            let safe = escape_outside_sqs_set(&json);
+            assert!(safe.chars().all(is_sqs_char), "U+{cp:04X} left raw");
+            let back: String = serde_json::from_str(&safe).expect("decodes");
+            assert_eq!(back, original, "U+{cp:04X} round trip");
+            let serde_escapes = c < ' ';
+            if is_sqs_char(c) {
+                assert!(matches!(safe, std::borrow::Cow::Borrowed(_)), "U+{cp:04X}");
+                assert_eq!(safe.contains(c), !serde_escapes, "U+{cp:04X} kept");
+            } else {
+                refused += 1;
+                assert!(!safe.contains(c), "U+{cp:04X} escaped");
+            }
+        }
+        // 0x00–0x1F minus tab, LF, CR (29), and U+FFFE, U+FFFF (surrogates are not chars).
+        assert_eq!(refused, 31);
+        assert!(!is_sqs_char('\u{FFFE}') && !is_sqs_char('\u{FFFF}') && !is_sqs_char('\u{1}'));
+    }
+
+    #[test]
+    fn c13_envelope_with_uffff_is_sqs_safe_and_exact() {
+        let raw = PRESENCE.replacen("\"", "\"\u{FFFF}\u{FFFE}", 1);
+        let env = EnvelopeV1::new(raw.as_bytes(), None);
+        let json = env.to_json();
+        assert!(json.chars().all(is_sqs_char));
+        assert!(json.contains("\\uffff\\ufffe"));
+        let back: EnvelopeV1 = serde_json::from_str(&json).expect("decodes");
+        assert_eq!(
+            back.event.as_deref().map(str::as_bytes),
+            Some(raw.as_bytes())
+        );
     }
 
     #[test]

@@ -238,29 +238,102 @@ pub fn enqueue_delay(
 /// What the retry-queue consumer does after a transient failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueuedNext {
-    /// List the record in `batchItemFailures` and set its visibility timeout to this many seconds.
+    /// Try again after this wait (see [`hold`] for how the record waits).
     Retry {
-        /// Seconds (≤ 43,200).
-        visibility_s: u32,
+        /// The wanted wait: the schedule step, or the `Retry-After` hint when longer.
+        wait: Duration,
     },
     /// The schedule is used up: park with reason `transient_exhausted`.
     Exhausted,
 }
 
-/// Decides the next step after the queued attempt made on receive number `receive_count`
-/// (SQS `ApproximateReceiveCount`, ≥ 1): the wait is step `receive_count` of the schedule (step 0
-/// was the enqueue delay), or the `Retry-After` hint when longer, capped at 12 h.
+/// Decides the next step after the queued attempt made at schedule position `position` (the
+/// envelope's `steps` + SQS `ApproximateReceiveCount`, ≥ 1): the wait is step `position` of the
+/// schedule (step 0 was the enqueue delay), or the `Retry-After` hint when longer; past the
+/// last step the schedule is used up.
 pub fn after_queued_transient(
-    receive_count: u32,
+    position: u32,
     schedule: &RetrySchedule,
     retry_after: Option<Duration>,
 ) -> QueuedNext {
-    let Some(step) = schedule.steps().get(receive_count as usize) else {
+    let Some(step) = usize::try_from(position)
+        .ok()
+        .and_then(|p| schedule.steps().get(p))
+    else {
         return QueuedNext::Exhausted;
     };
-    let want = (*step).max(retry_after.unwrap_or(Duration::ZERO));
     QueuedNext::Retry {
-        visibility_s: visibility_secs(want),
+        wait: (*step).max(retry_after.unwrap_or(Duration::ZERO)),
+    }
+}
+
+/// Seconds kept off SQS's total-visibility limit (clock skew and the time the call takes).
+pub const VISIBILITY_MARGIN_S: u32 = 10;
+
+/// The visibility timeout (seconds) a message received `since_receive` ago may still be given:
+/// 43,200 s in total since the ReceiveMessage (aws/aws-sdk-net#794, FACTS.md §7.1) − the
+/// seconds since the receive (rounded up) − [`VISIBILITY_MARGIN_S`]; 0 at worst.
+pub fn visibility_allowed(since_receive: Duration) -> u32 {
+    let used = u32::try_from(ceil_secs(since_receive)).unwrap_or(u32::MAX);
+    SQS_MAX_VISIBILITY_S
+        .saturating_sub(used)
+        .saturating_sub(VISIBILITY_MARGIN_S)
+}
+
+/// How a received retry-queue record waits before its next try (PRODUCT.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// ChangeMessageVisibility to this many seconds and list the record in `batchItemFailures`.
+    Visibility {
+        /// Seconds (≤ [`visibility_allowed`]).
+        secs: u32,
+    },
+    /// Longer than the visibility still allowed: send a copy (history, `not_before`, `steps`)
+    /// to the retry queue with this delay, then report the record done.
+    Copy {
+        /// `DelaySeconds` of the copy (≤ 900).
+        delay_s: u32,
+        /// The copy's `not_before`: no POST before it.
+        not_before: SystemTime,
+    },
+}
+
+/// Decides between a visibility change and a copy for a wanted `wait` from `now`, for a
+/// message received `since_receive` ago. The wait is rounded up to whole seconds, so the next
+/// try never comes earlier than wanted.
+pub fn hold(wait: Duration, since_receive: Duration, now: SystemTime) -> Hold {
+    let secs = ceil_secs(wait);
+    match u32::try_from(secs) {
+        Ok(secs) if secs <= visibility_allowed(since_receive) => Hold::Visibility { secs },
+        _ => Hold::Copy {
+            delay_s: u32::try_from(secs.min(u64::from(SQS_MAX_DELAY_S))).unwrap_or(SQS_MAX_DELAY_S),
+            not_before: now + wait,
+        },
+    }
+}
+
+/// How much earlier than one batching window before the invocation a first-receive timestamp
+/// may be and still be believed (the poller's latency): 60 s.
+pub const RECEIVE_SLACK: Duration = Duration::from_secs(60);
+
+/// When this invocation's record was received (PRODUCT.md §4): SQS's
+/// `ApproximateFirstReceiveTimestamp` when `receive_count` is 1 (then it is this receive), else
+/// the invocation's start minus `MaximumBatchingWindowInSeconds` (the longest a received record
+/// waits for its batch). Never later than `started`. A receive is at most one batching window
+/// (plus the poller's latency) before its invocation, so a timestamp more than
+/// [`RECEIVE_SLACK`] older than the fallback (a hand-made or replayed record) is not believed.
+pub fn estimated_receive(
+    receive_count: u32,
+    first_receive: Option<SystemTime>,
+    started: SystemTime,
+    batching_window: Duration,
+) -> SystemTime {
+    let fallback = started
+        .checked_sub(batching_window)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    match first_receive {
+        Some(t) if receive_count == 1 && t + RECEIVE_SLACK >= fallback => t.min(started),
+        _ => fallback,
     }
 }
 
@@ -446,20 +519,117 @@ mod tests {
     #[test]
     fn queued_decisions() {
         let s: RetrySchedule = "30s,2m,10m".parse().expect("schedule");
+        let secs = Duration::from_secs;
         assert_eq!(
             after_queued_transient(1, &s, None),
-            QueuedNext::Retry { visibility_s: 120 }
+            QueuedNext::Retry { wait: secs(120) }
         );
         assert_eq!(
             after_queued_transient(2, &s, None),
-            QueuedNext::Retry { visibility_s: 600 }
+            QueuedNext::Retry { wait: secs(600) }
         );
         assert_eq!(after_queued_transient(3, &s, None), QueuedNext::Exhausted);
+        assert_eq!(after_queued_transient(9, &s, None), QueuedNext::Exhausted);
         assert_eq!(
-            after_queued_transient(1, &s, Some(Duration::from_secs(100_000))),
-            QueuedNext::Retry {
-                visibility_s: 43_200
-            }
+            after_queued_transient(1, &s, Some(secs(43_200))),
+            QueuedNext::Retry { wait: secs(43_200) }
+        );
+    }
+
+    /// C20: visibility change or copy, by the wanted wait and the time since the receive.
+    #[test]
+    fn c20_hold_table() {
+        let now = at("2026-03-02T09:40:00Z");
+        let secs = Duration::from_secs;
+        assert_eq!(visibility_allowed(secs(4)), 43_186);
+        assert_eq!(visibility_allowed(Duration::from_millis(3_500)), 43_186);
+        assert_eq!(visibility_allowed(Duration::ZERO), 43_190);
+        assert_eq!(visibility_allowed(secs(50_000)), 0);
+        let table = [
+            // (wait, since receive, expected)
+            (secs(120), secs(4), Hold::Visibility { secs: 120 }),
+            (secs(43_186), secs(4), Hold::Visibility { secs: 43_186 }),
+            (
+                Duration::from_millis(1_500),
+                Duration::ZERO,
+                Hold::Visibility { secs: 2 },
+            ),
+            // A: Retry-After 86400 capped to 43200, 4 s after the receive.
+            (
+                secs(43_200),
+                secs(4),
+                Hold::Copy {
+                    delay_s: 900,
+                    not_before: now + secs(43_200),
+                },
+            ),
+            (
+                secs(43_187),
+                secs(4),
+                Hold::Copy {
+                    delay_s: 900,
+                    not_before: now + secs(43_187),
+                },
+            ),
+            // B: not_before 13 h away.
+            (
+                secs(13 * 3600),
+                Duration::ZERO,
+                Hold::Copy {
+                    delay_s: 900,
+                    not_before: now + secs(13 * 3600),
+                },
+            ),
+            // An 8 h step for a record received 5 h ago.
+            (
+                secs(8 * 3600),
+                secs(5 * 3600),
+                Hold::Copy {
+                    delay_s: 900,
+                    not_before: now + secs(8 * 3600),
+                },
+            ),
+            (
+                secs(300),
+                secs(43_195),
+                Hold::Copy {
+                    delay_s: 300,
+                    not_before: now + secs(300),
+                },
+            ),
+            (Duration::ZERO, secs(43_195), Hold::Visibility { secs: 0 }),
+        ];
+        for (wait, since, want) in table {
+            assert_eq!(
+                hold(wait, since, now),
+                want,
+                "wait {wait:?} since {since:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn c20_receive_time_estimate() {
+        let started = at("2026-03-02T09:40:10Z");
+        let first = at("2026-03-02T09:40:06Z");
+        let w = Duration::from_secs(5);
+        assert_eq!(estimated_receive(1, Some(first), started, w), first);
+        assert_eq!(
+            estimated_receive(2, Some(first), started, w),
+            at("2026-03-02T09:40:05Z")
+        );
+        assert_eq!(estimated_receive(1, None, started, Duration::ZERO), started);
+        // Not believed long before one batching window ahead of the start (a hand-made record).
+        assert_eq!(
+            estimated_receive(1, Some(at("2026-03-02T09:00:00Z")), started, w),
+            at("2026-03-02T09:40:05Z")
+        );
+        let old = at("2026-03-02T09:39:05Z");
+        assert_eq!(estimated_receive(1, Some(old), started, w), old);
+        // A first-receive time after the start (clock skew) is not trusted past the start.
+        assert_eq!(
+            estimated_receive(1, Some(at("2026-03-02T09:41:00Z")), started, w),
+            started
         );
     }
 }

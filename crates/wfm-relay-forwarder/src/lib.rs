@@ -38,6 +38,7 @@
 
 mod attempt;
 mod eventbridge;
+mod hold;
 #[cfg(test)]
 mod memory;
 mod park;
@@ -130,6 +131,8 @@ struct Invocation<'a> {
     deadline: SystemTime,
     /// The invocation's metrics.
     tally: &'a Tally,
+    /// When the invocation started (wall clock): the receive-time estimate of PRODUCT.md §4.
+    started: SystemTime,
 }
 
 /// The forwarder: configuration, ports (WFM client, queues, clock) and circuit breaker, built
@@ -214,6 +217,7 @@ impl Forwarder {
         let inv = Invocation {
             deadline,
             tally: &tally,
+            started: self.ports.clock.now(),
         };
         // The entries' futures are boxed: nested in the runtime's own future they would
         // otherwise exceed the compiler's default depth when it lays out `main`'s future.

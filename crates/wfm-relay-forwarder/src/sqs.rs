@@ -10,14 +10,14 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
 use futures_util::StreamExt;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tracing::{error, info, warn};
 use wfm_relay_core::attempt::Verdict;
 use wfm_relay_core::breaker::Admit;
 use wfm_relay_core::envelope::{EnvelopeV1, QueueBody, classify_queue_body};
 use wfm_relay_core::event::{EventInfo, parse_event};
 use wfm_relay_core::metrics;
-use wfm_relay_core::policy::{QueuedNext, after_queued_transient, visibility_secs};
+use wfm_relay_core::policy::{QueuedNext, after_queued_transient};
 use wfm_relay_core::timefmt::parse_rfc3339;
 
 /// What becomes of one record of the batch.
@@ -31,7 +31,7 @@ pub(crate) enum Disposition {
 
 /// Whether a record whose message id is known may go ([`Keep::No`]) or stays ([`Keep::Yes`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Keep {
+pub(crate) enum Keep {
     /// Delivered or parked.
     No,
     /// To be listed.
@@ -47,13 +47,22 @@ impl From<Result<(), HandlerError>> for Keep {
 
 /// One readable record being handled: what its stages share.
 #[derive(Debug, Clone, Copy)]
-struct Record<'a> {
+pub(crate) struct Record<'a> {
     /// The parsed event.
-    info: &'a EventInfo,
+    pub(crate) info: &'a EventInfo,
     /// Its receipt handle (for the visibility timeout).
-    receipt: &'a str,
+    pub(crate) receipt: &'a str,
     /// SQS's `ApproximateReceiveCount` (at least 1).
-    receive_count: u32,
+    pub(crate) receive_count: u32,
+    /// SQS's `ApproximateFirstReceiveTimestamp`, when present.
+    pub(crate) first_receive: Option<SystemTime>,
+}
+
+impl Record<'_> {
+    /// The schedule position of this receive: the envelope's `steps` + the receive count.
+    fn position(&self, env: &EnvelopeV1) -> u32 {
+        env.steps.saturating_add(self.receive_count)
+    }
 }
 
 /// The partial batch response as the invocation's JSON answer.
@@ -217,6 +226,7 @@ impl Forwarder {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1)
                 .max(1),
+            first_receive: crate::hold::first_receive(&msg.attributes),
         };
         // The guards apply to every queued retry: a message may have aged past its limit in the
         // queue, or ALLOWED_SOURCES may have changed since it was queued.
@@ -235,10 +245,10 @@ impl Forwarder {
             .filter(|w| !w.is_zero());
         if let Some(wait) = wait {
             info!(event_id = %info.id, key = %info.key, outcome = "waiting", wait_s = wait.as_secs(),
-                "not before the server's Retry-After; extending the visibility timeout");
-            self.set_visibility(rec.receipt, visibility_secs(wait), &info.id)
-                .await;
-            return Keep::Yes;
+                "not before the server's Retry-After; waiting without a POST");
+            // This receive counts as an attempt (PRODUCT.md §4) in a copy's history.
+            env.attempts = env.attempts.saturating_add(rec.receive_count);
+            return self.hold_record(&env, rec, wait, inv).await;
         }
         let left = self.left(inv.deadline);
         if left.is_zero() {
@@ -279,11 +289,11 @@ impl Forwarder {
                 self.park(env, inv).await.into()
             }
             Verdict::Transient { retry_after, .. } => {
-                match after_queued_transient(rec.receive_count, &self.cfg.schedule, *retry_after) {
-                    QueuedNext::Retry { visibility_s } => {
-                        self.set_visibility(rec.receipt, visibility_s, &rec.info.id)
-                            .await;
-                        Keep::Yes
+                let position = rec.position(env);
+                match after_queued_transient(position, &self.cfg.schedule, *retry_after) {
+                    QueuedNext::Retry { wait } => {
+                        env.record_verdict(v);
+                        self.hold_record(env, rec, wait, inv).await
                     }
                     QueuedNext::Exhausted => {
                         env.record_exhausted(v);
@@ -307,14 +317,14 @@ impl Forwarder {
         wait: Duration,
         inv: Invocation<'_>,
     ) -> Keep {
-        match after_queued_transient(rec.receive_count, &self.cfg.schedule, None) {
-            QueuedNext::Retry { visibility_s } => {
-                let visibility_s = visibility_s.max(visibility_secs(wait));
+        match after_queued_transient(rec.position(env), &self.cfg.schedule, None) {
+            QueuedNext::Retry { wait: step } => {
+                let wait = step.max(wait);
                 info!(event_id = %rec.info.id, key = %rec.info.key, outcome = "breaker_open", receive_count = rec.receive_count,
-                    visibility_s, "circuit breaker open: no POST; the record comes back after its visibility timeout");
-                self.set_visibility(rec.receipt, visibility_s, &rec.info.id)
-                    .await;
-                Keep::Yes
+                    wait_s = wait.as_secs(), "circuit breaker open: no POST; the record comes back after its wait");
+                let mut copy = env.clone();
+                copy.attempts = copy.attempts.saturating_add(rec.receive_count);
+                self.hold_record(&copy, rec, wait, inv).await
             }
             QueuedNext::Exhausted => {
                 env.attempts = env.attempts.saturating_add(rec.receive_count);

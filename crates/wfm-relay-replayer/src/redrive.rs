@@ -6,10 +6,11 @@ use wfm_relay_aws::queues::{BatchEntry, Received};
 use wfm_relay_core::envelope::EnvelopeV1;
 use wfm_relay_core::replay::Shape;
 
-/// The retry-queue entry for a letter: its reason and `not_before` cleared, no delay; its
-/// history (attempts, first attempt, key) kept, so `X-Attempt` continues after SQS restarts the
-/// receive count at 1 for the new message (PRODUCT.md §4, §5; case C21). `max_receive_count` is
-/// the retry queue's `maxReceiveCount`.
+/// The retry-queue entry for a letter: its reason cleared, its schedule `steps` back to 0, its
+/// `not_before` kept (the forwarder waits for it; case C20), no delay; its history (attempts,
+/// first attempt, key) kept, so `X-Attempt` continues after SQS restarts the receive count at 1
+/// for the new message (PRODUCT.md §4, §5; case C21). `max_receive_count` is the retry queue's
+/// `maxReceiveCount`.
 fn redrive_entry(id: usize, l: &Letter, max_receive_count: u32) -> BatchEntry {
     BatchEntry {
         id: id.to_string(),
@@ -33,9 +34,8 @@ fn redriven(l: &Letter, max_receive_count: u32) -> EnvelopeV1 {
         ));
     }
     env.reason = None;
-    env.not_before = None;
-    // The schedule runs again from its first step: `env.steps = 0;` once the envelope has
-    // `steps` (PRODUCT.md §4).
+    // The schedule runs again from its first step (PRODUCT.md §4); `not_before` stays.
+    env.steps = 0;
     env
 }
 
@@ -108,6 +108,7 @@ mod tests {
         env.reason = Some(Reason::TransientExhausted);
         env.first_attempt_at = Some("2026-03-02T09:40:00.100Z".into());
         env.not_before = Some("2026-03-02T10:00:00Z".into());
+        env.steps = 7;
         let ours = redriven(&letter(&env), 14);
         assert_eq!(ours.attempts, 12, "attempts continue, never restart");
         assert_eq!(ours.first_attempt_at, env.first_attempt_at);
@@ -115,7 +116,12 @@ mod tests {
             (ours.key.clone(), ours.event.clone()),
             (env.key.clone(), env.event.clone())
         );
-        assert_eq!((ours.reason, ours.not_before), (None, None));
+        assert_eq!(ours.reason, None);
+        assert_eq!(
+            ours.not_before, env.not_before,
+            "not_before kept (case C20)"
+        );
+        assert_eq!(ours.steps, 0, "the schedule starts again");
 
         env.reason = None;
         env.attempts = 3;
