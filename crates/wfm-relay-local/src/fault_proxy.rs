@@ -25,11 +25,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderMap, HeaderName};
+use hyper::header;
 use hyper::{Request, Response};
 
 use crate::harness::lock;
-use crate::http_server::{self, BoxError, ConnCtx, Handler, HandlerFuture, Stopper};
+use crate::http_server::{
+    self, BoxError, ConnCtx, Handler, HandlerFuture, Stopper, forwarded_headers,
+};
 
 /// The request header that selects a fault.
 pub const TARGET_HEADER: &str = "x-amz-target";
@@ -251,34 +253,6 @@ impl FaultProxy {
     }
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones the proxy recomputes.
-fn is_dropped(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "host"
-            | "content-length"
-    )
-}
-
-fn filtered(headers: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        if !is_dropped(name) {
-            out.append(name.clone(), value.clone());
-        }
-    }
-    out
-}
-
 fn handle(shared: Arc<Shared>, _ctx: ConnCtx, req: Request<Incoming>) -> HandlerFuture {
     Box::pin(async move {
         let (parts, body) = req.into_parts();
@@ -342,7 +316,7 @@ fn handle(shared: Arc<Shared>, _ctx: ConnCtx, req: Request<Incoming>) -> Handler
         let upstream = shared
             .client
             .request(parts.method, url)
-            .headers(filtered(&parts.headers))
+            .headers(forwarded_headers(&parts.headers))
             .body(body)
             .send()
             .await;
@@ -357,7 +331,7 @@ fn handle(shared: Arc<Shared>, _ctx: ConnCtx, req: Request<Incoming>) -> Handler
             }
         };
         let status = upstream.status();
-        let headers = filtered(upstream.headers());
+        let headers = forwarded_headers(upstream.headers());
         let mut body = upstream.bytes().await?;
         if let Some(f) = rewrite {
             body = Bytes::from(f(&body));

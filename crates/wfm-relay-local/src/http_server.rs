@@ -174,3 +174,29 @@ pub fn response(
     }
     Ok(builder.body(Full::new(body.into()))?)
 }
+
+/// The headers a proxy passes on from `headers`: all but the hop-by-hop ones (RFC 9110 §7.6.1)
+/// and the ones recomputed on each hop (`host`, `content-length`).
+pub(crate) fn forwarded_headers(headers: &hyper::HeaderMap) -> hyper::HeaderMap {
+    let mut out = hyper::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let dropped = matches!(
+            name.as_str(),
+            "connection"
+                | "keep-alive"
+                | "proxy-connection"
+                | "proxy-authenticate"
+                | "proxy-authorization"
+                | "te"
+                | "trailer"
+                | "transfer-encoding"
+                | "upgrade"
+                | "host"
+                | "content-length"
+        );
+        if !dropped {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}

@@ -2,6 +2,7 @@
 //! and the forwarding of a request to the upstream emulator (method, path and query, headers
 //! except `Host`, `Content-Length` and hop-by-hop ones, body), relaying status, headers and body.
 
+use crate::http_server::forwarded_headers;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
@@ -108,12 +109,12 @@ impl Upstream {
         let resp = self
             .client
             .request(method, format!("{}{path_and_query}", self.base))
-            .headers(filtered(headers))
+            .headers(forwarded_headers(headers))
             .body(body)
             .send()
             .await?;
         let status = resp.status().as_u16();
-        let headers = filtered(resp.headers());
+        let headers = forwarded_headers(resp.headers());
         let body = resp.bytes().await?;
         Ok(Forwarded {
             status,
@@ -152,34 +153,6 @@ impl Upstream {
         )
         .await
     }
-}
-
-/// Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones recomputed on each hop.
-fn is_dropped(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "host"
-            | "content-length"
-    )
-}
-
-fn filtered(headers: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        if !is_dropped(name) {
-            out.append(name.clone(), value.clone());
-        }
-    }
-    out
 }
 
 /// A response with `status`, `headers` and `body`; `Content-Length` is set by hyper.
