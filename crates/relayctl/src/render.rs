@@ -239,8 +239,23 @@ fn counts_text(r: &Report) -> String {
             let _ = writeln!(out, "  {k}");
         }
     }
+    corrupt_text(&mut out, r);
     stopped_and_next(&mut out, r);
     out
+}
+
+/// The archive objects replay-archive could not read in full: key, lines read, error.
+fn corrupt_text(out: &mut String, r: &Report) {
+    if r.corrupt.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "archive objects not read in full (their lines before the damage were handled):"
+    );
+    for c in &r.corrupt {
+        let _ = writeln!(out, "  {}  lines read {}: {}", c.key, c.lines_read, c.error);
+    }
 }
 
 fn stopped_and_next(out: &mut String, r: &Report) {
@@ -500,6 +515,34 @@ stopped early: limit
 next: {\"v\":1,\"action\":\"archive\",\"limit\":12}
   (to continue, save it as next.json and run `relayctl --request-file next.json`)
 "
+        );
+    }
+
+    #[test]
+    fn replay_archive_report_lists_corrupt_objects() {
+        let report = Report {
+            action: Action::ReplayArchive,
+            run_id: "r".into(),
+            matched: 1998,
+            delivered: 1998,
+            keys: vec!["dead-letters/a.jsonl.gz".into()],
+            corrupt: vec![wfm_relay_replayer::CorruptObject {
+                key: "dead-letters/d.jsonl.gz".into(),
+                lines_read: 998,
+                error: "unreadable after line 998: corrupt deflate stream".into(),
+            }],
+            ..Report::default()
+        };
+        let text = report_text(&report);
+        assert!(
+            text.ends_with(
+                "archive objects read:
+  dead-letters/a.jsonl.gz
+archive objects not read in full (their lines before the damage were handled):
+  dead-letters/d.jsonl.gz  lines read 998: unreadable after line 998: corrupt deflate stream
+"
+            ),
+            "{text}"
         );
     }
 }

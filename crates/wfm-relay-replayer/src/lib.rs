@@ -26,6 +26,7 @@ mod scan;
 
 pub use plan::{PageWork, Plan, SelectionWork};
 pub use request::{Action, Mode, PeekedLetter, Report, Request, RequestError, Stats, StopReason};
+pub use request::{CorruptObject, ResumeAt};
 pub use wfm_relay_aws::relay::StartError;
 
 use std::time::SystemTime;

@@ -93,6 +93,22 @@ pub struct Request {
     /// `replay-archive`: continue after this object key (set in a report's `next`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_after: Option<String>,
+    /// `replay-archive`: the object the deadline stopped inside and the lines of it already
+    /// handled (set in a report's `next`; PRODUCT.md §6, "continues from (object key, line)").
+    /// Boxed: it keeps `Request` small (relayctl holds one in an enum beside a path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_at: Option<Box<ResumeAt>>,
+}
+
+/// Where replay-archive goes on inside an object: lines `1..=line` of `key` are handled, line
+/// `line + 1` is the first to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeAt {
+    /// The archive object key.
+    pub key: String,
+    /// Lines of the object (1-based, blank lines counted) already handled.
+    pub line: usize,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -113,6 +129,7 @@ impl Request {
             concurrency: None,
             archive_key: None,
             start_after: None,
+            resume_at: None,
         }
     }
 
@@ -273,6 +290,22 @@ pub struct Report {
     /// The request to send next to continue, when work is left.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<Request>,
+    /// `replay-archive`: objects that could not be read in full (damaged gzip, a line that is
+    /// not a dead letter, a failed GetObject). Their lines read in full were handled and counted;
+    /// they are not among `keys`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrupt: Vec<CorruptObject>,
+}
+
+/// An archive object replay-archive could not read in full.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorruptObject {
+    /// The object key.
+    pub key: String,
+    /// Lines read in full (blank ones included) before the damage; their letters were handled.
+    pub lines_read: usize,
+    /// What is wrong, e.g. `unreadable after line 998: corrupt deflate stream`.
+    pub error: String,
 }
 
 impl Report {
@@ -452,5 +485,37 @@ mod tests {
             ..Request::new(Action::Archive)
         };
         assert_eq!(dry.command_text(), "archive --dry-run");
+    }
+
+    #[test]
+    fn resume_at_and_corrupt_round_trip() {
+        let next = r#"{"v":1,"action":"replay-archive","archive_key":"dead-letters/",
+            "start_after":"dead-letters/a.jsonl.gz","resume_at":{"key":"dead-letters/b.jsonl.gz","line":412}}"#;
+        let r: Request = serde_json::from_str(next).expect("decodes");
+        assert_eq!(
+            r.resume_at.as_deref(),
+            Some(&ResumeAt {
+                key: "dead-letters/b.jsonl.gz".into(),
+                line: 412
+            })
+        );
+        assert!(
+            serde_json::from_str::<Request>(&next.replace(r#""line""#, r#""lines""#)).is_err(),
+            "a typo in resume_at is refused"
+        );
+        let report = Report {
+            action: Action::ReplayArchive,
+            corrupt: vec![CorruptObject {
+                key: "dead-letters/d.jsonl.gz".into(),
+                lines_read: 998,
+                error: "unreadable after line 998: corrupt deflate stream".into(),
+            }],
+            ..Report::default()
+        };
+        let json = serde_json::to_value(&report).expect("ser");
+        assert_eq!(json["corrupt"][0]["lines_read"], 998);
+        assert_eq!(serde_json::from_value::<Report>(json).expect("de"), report);
+        let clean = serde_json::to_value(Report::default()).expect("ser");
+        assert!(clean.get("corrupt").is_none(), "absent when empty");
     }
 }
