@@ -4,6 +4,8 @@
 
 mod aws_rules;
 mod breaker;
+mod c24_continuation;
+mod c25_gzip_members;
 mod corpus;
 mod eventbridge_cases;
 mod faults;
