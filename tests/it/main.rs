@@ -4,12 +4,15 @@
 
 mod aws_rules;
 mod breaker;
+mod c26_excerpts;
+mod c27_no_secret;
 mod corpus;
 mod eventbridge_cases;
 mod faults;
 mod genesys_api;
 mod guards;
 mod lambda_process;
+mod log_scan;
 mod oauth;
 mod replayer;
 mod replayer_honest;
