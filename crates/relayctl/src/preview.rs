@@ -3,6 +3,7 @@
 
 use crate::render::letters;
 use std::fmt::Write as _;
+use wfm_relay_core::redact::redacted_url;
 use wfm_relay_core::replay::Filter;
 use wfm_relay_replayer::{Action, Report, Request};
 
@@ -28,6 +29,12 @@ impl Targets {
             None => "S3 (ARCHIVE_BUCKET is not set)".into(),
         }
     }
+}
+
+/// A URL as the confirmation shows it: query values (a WFM URL may carry a credential there),
+/// password and fragment redacted (case C27).
+fn shown(url: &str) -> String {
+    redacted_url(url)
 }
 
 /// The filter in words: `topic v2.users.*.presence, reason rejected`, or `all dead letters`.
@@ -59,13 +66,19 @@ pub fn filter_text(f: &Filter) -> String {
 }
 
 /// What a destructive request will do, from its dry-run report, e.g. "will replay 37 dead
-/// letters to https://…; 12 superseded will be archived to s3://…/ and not sent".
+/// letters to https://…; 12 superseded will be archived to s3://…/ and not sent". URLs are
+/// shown redacted ([`redacted_url`]): no query value of `WFM_URL` reaches the terminal.
 pub fn preview_text(req: &Request, dry: &Report, t: &Targets) -> String {
     let mut out = String::new();
     let sent = dry.matched.saturating_sub(dry.superseded);
     let _ = match req.action {
         Action::Replay => {
-            let _ = write!(out, "will replay {} to {}", letters(sent), t.wfm_url);
+            let _ = write!(
+                out,
+                "will replay {} to {}",
+                letters(sent),
+                shown(&t.wfm_url)
+            );
             if req.plan().reads_whole_selection {
                 let _ = write!(
                     out,
@@ -80,7 +93,7 @@ pub fn preview_text(req: &Request, dry: &Report, t: &Targets) -> String {
             out,
             "will move {} to the retry queue {}",
             letters(dry.matched),
-            t.retry_queue_url
+            shown(&t.retry_queue_url)
         ),
         Action::Archive => writeln!(
             out,
@@ -95,7 +108,7 @@ pub fn preview_text(req: &Request, dry: &Report, t: &Targets) -> String {
             if dry.matched == 1 { "" } else { "s" },
             dry.keys.len(),
             if dry.keys.len() == 1 { "" } else { "s" },
-            t.wfm_url
+            shown(&t.wfm_url)
         ),
         Action::Stats | Action::Peek => writeln!(out, "changes nothing"),
     };
@@ -110,7 +123,7 @@ pub fn preview_text(req: &Request, dry: &Report, t: &Targets) -> String {
             req.archive_key.as_deref().unwrap_or("")
         );
     } else {
-        let _ = writeln!(out, "  from      {}", t.dlq_url);
+        let _ = writeln!(out, "  from      {}", shown(&t.dlq_url));
     }
     let _ = writeln!(out, "  selected  {}", filter_text(&req.filter));
     if let Some(l) = req.limit {
@@ -208,5 +221,27 @@ mod tests {
             ),
             "{archive}"
         );
+    }
+
+    #[test]
+    fn c27_the_wfm_url_is_shown_with_its_query_redacted() {
+        let t = Targets {
+            wfm_url: "https://wfm.example.test/api/status?code=S3cr3tQueryKey123".into(),
+            ..targets()
+        };
+        let dry = Report {
+            matched: 2,
+            dry_run: true,
+            keys: vec!["dead-letters/a.jsonl.gz".into()],
+            ..Report::default()
+        };
+        for action in [Action::Replay, Action::ReplayArchive] {
+            let text = preview_text(&Request::new(action), &dry, &t);
+            assert!(
+                text.contains("https://wfm.example.test/api/status?code=REDACTED"),
+                "{text}"
+            );
+            assert!(!text.contains("S3cr3tQueryKey123"), "{text}");
+        }
     }
 }

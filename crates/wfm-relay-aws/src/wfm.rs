@@ -21,10 +21,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wfm_relay_core::attempt::{AttemptResult, Delivery, TransportKind};
 use wfm_relay_core::config::{ForwarderConfig, Secret};
+use wfm_relay_core::excerpt::excerpt;
+use wfm_relay_core::redact::redacted_url;
 use wfm_relay_core::signing::SigningKeys;
 
-/// Largest response excerpt kept for a dead letter: 1 KiB.
-pub const EXCERPT_MAX_BYTES: usize = 1024;
+/// Largest response excerpt kept for a dead letter: 1 KiB ([`wfm_relay_core::excerpt`]).
+pub use wfm_relay_core::excerpt::EXCERPT_MAX_BYTES;
 /// How much of a response body is read to detect truncation before the rest is dropped (64 KiB).
 const BODY_READ_MAX_BYTES: usize = 64 * 1024;
 
@@ -114,7 +116,7 @@ impl WfmClient {
     ) -> Result<Self, WfmClientError> {
         let url = reqwest::Url::parse(&s.url).map_err(|e| WfmClientError::Invalid {
             variable: "WFM_URL",
-            message: format!("`{}` is not a valid URL: {e}", s.url),
+            message: format!("`{}` is not a valid URL: {e}", redacted_url(&s.url)),
         })?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -282,17 +284,16 @@ async fn finish(r: Result<reqwest::Response, reqwest::Error>, started: Instant) 
             }
         }
     }
-    body.truncate(EXCERPT_MAX_BYTES);
     AttemptResult::Answered {
         status,
         retry_after,
-        excerpt: String::from_utf8_lossy(&body).into_owned(),
+        excerpt: excerpt(&body),
         latency_ms: ms(started),
     }
 }
 
-/// The error and its sources on one line (`a: b: c`), the URL (and its query string) replaced
-/// by `WFM_URL`.
+/// The error and its sources on one line (`a: b: c`), the URL shown with its query redacted
+/// ([`redacted_url`]; case C27).
 fn error_chain(e: &reqwest::Error) -> String {
     crate::telemetry::error_chain(e.without_url_ref(), std::error::Error::source(e))
 }
@@ -305,7 +306,7 @@ impl WithoutUrlRef for reqwest::Error {
     fn without_url_ref(&self) -> String {
         let mut s = self.to_string();
         if let Some(url) = self.url() {
-            s = s.replace(url.as_str(), "WFM_URL");
+            s = s.replace(url.as_str(), &redacted_url(url.as_str()));
         }
         s
     }

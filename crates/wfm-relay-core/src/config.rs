@@ -224,7 +224,10 @@ impl ForwarderConfig {
                 message: if wfm_url.starts_with("http://") {
                     "plain http is refused; use https, or set WFM_ALLOW_HTTP=true for loopback tests".into()
                 } else {
-                    format!("`{wfm_url}` is not an https:// URL")
+                    format!(
+                        "`{}` is not an https:// URL",
+                        crate::redact::redacted_url(&wfm_url)
+                    )
                 },
             });
         }

@@ -8,6 +8,7 @@
 
 use crate::attempt::Verdict;
 use crate::event::{EventInfo, parse_event};
+use crate::excerpt::clip;
 use crate::guard::Refusal;
 use crate::timefmt::format_rfc3339;
 use serde::{Deserialize, Serialize};
@@ -213,7 +214,7 @@ impl EnvelopeV1 {
             } => {
                 self.last_status = *status;
                 self.last_error = Some(error.clone());
-                self.excerpt = excerpt.clone();
+                self.excerpt = excerpt.as_deref().map(|e| clip(e).to_owned());
             }
             Verdict::Park {
                 reason,
@@ -224,7 +225,7 @@ impl EnvelopeV1 {
                 self.reason = Some(*reason);
                 self.last_status = Some(*status);
                 self.last_error = Some(error.clone());
-                self.excerpt = Some(excerpt.clone());
+                self.excerpt = Some(clip(excerpt).to_owned());
             }
         }
     }

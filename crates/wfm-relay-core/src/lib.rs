@@ -14,6 +14,8 @@
 //! * [`guard`]: agent-state guards (allowed sources, maximum event age for live delivery).
 //! * [`breaker`]: the circuit breaker in front of WFM, a state machine with time passed in.
 //! * [`metrics`]: CloudWatch Embedded Metric Format documents.
+//! * [`excerpt`]: the response excerpt of a dead letter (valid UTF-8, at most 1 KiB).
+//! * [`redact`]: URLs as they may be shown (query values, password and fragment hidden).
 //!
 //! Architecture invariant: this crate does no I/O and knows nothing about AWS, HTTP clients or
 //! tokio. Time and randomness are passed in.
@@ -25,10 +27,12 @@ pub mod config;
 pub mod deadline;
 pub mod envelope;
 pub mod event;
+pub mod excerpt;
 pub mod guard;
 pub mod key;
 pub mod metrics;
 pub mod policy;
+pub mod redact;
 pub mod replay;
 pub mod signing;
 pub mod snapshot;
