@@ -5,6 +5,7 @@
 mod aws_rules;
 mod breaker;
 mod corpus;
+mod deploy_relayctl;
 mod eventbridge_cases;
 mod faults;
 mod genesys_api;
