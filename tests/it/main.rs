@@ -9,6 +9,7 @@ mod c25_gzip_members;
 mod c26_excerpts;
 mod c27_no_secret;
 mod corpus;
+mod deploy_relayctl;
 mod eventbridge_cases;
 mod faults;
 mod genesys_api;

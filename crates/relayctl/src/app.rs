@@ -3,8 +3,10 @@
 
 use crate::cli::{Cli, RequestSource, parse_request_json};
 use crate::envfile::parse_env_file;
+use crate::errors::{AwsFailure, AwsSettings, classify, one_line, wants_full_chain};
 use crate::preview::{Targets, preview_text};
 use crate::render::{progress_text, report_text};
+use crate::start::replayer_for;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -213,11 +215,27 @@ fn report_exit(report: &Report) -> Exit {
     }
 }
 
-/// Prints the error with its sources; returns its exit code.
-fn replay_error(e: ReplayError) -> Exit {
+/// Prints the error (an AWS error as one line with a hint, [`crate::errors::one_line`]; its
+/// full chain too with `RELAYCTL_LOG=debug`); returns its exit code.
+fn replay_error(e: ReplayError, aws: &AwsSettings) -> Exit {
     let code = error_exit(&e);
-    eprintln!("relayctl: {:#}", anyhow::Error::from(e));
+    let aws_call = matches!(e, ReplayError::Queue(_) | ReplayError::Archive(_));
+    print_error(&anyhow::Error::from(e), aws_call, aws);
     code
+}
+
+/// Prints `e`: as one line with a hint when it is an AWS failure (`aws_call`, or its text shows
+/// one), else with its sources; the full chain as well with `RELAYCTL_LOG=debug`.
+fn print_error(e: &anyhow::Error, aws_call: bool, aws: &AwsSettings) {
+    let chain = format!("{e:#}");
+    if aws_call || classify(&chain) != AwsFailure::Other {
+        eprintln!("relayctl: {}", one_line(&e.to_string(), &chain, aws));
+        if wants_full_chain(std::env::var(LOG_VAR).ok().as_deref()) {
+            eprintln!("relayctl: full error: {chain}");
+        }
+    } else {
+        eprintln!("relayctl: {chain}");
+    }
 }
 
 /// Asks on the terminal; true only for `y` / `yes`.
@@ -252,11 +270,12 @@ fn print_report(report: &Report, json: bool) -> Result<(), String> {
 async fn run_request(cli: &Cli, req: &Request) -> Exit {
     let bar = progress_bar(cli.json);
     init_logging(&bar);
-    let replayer = match Replayer::from_env().await {
+    let (replayer, aws) = replayer_for(req).await;
+    let replayer = match replayer {
         Ok(r) => r,
         Err(e) => {
             bar.finish_and_clear();
-            eprintln!("relayctl: {:#}", anyhow::Error::from(e));
+            print_error(&anyhow::Error::from(e), false, &aws);
             return Exit::Error;
         }
     };
@@ -279,7 +298,7 @@ async fn run_request(cli: &Cli, req: &Request) -> Exit {
             Ok(r) => r,
             Err(e) => {
                 bar.finish_and_clear();
-                return replay_error(e);
+                return replay_error(e, &aws);
             }
         };
         if dry.matched == 0 {
@@ -303,7 +322,7 @@ async fn run_request(cli: &Cli, req: &Request) -> Exit {
     bar.finish_and_clear();
     let report = match result {
         Ok(r) => r,
-        Err(e) => return replay_error(e),
+        Err(e) => return replay_error(e, &aws),
     };
     if let Err(e) = print_report(&report, cli.json) {
         eprintln!("relayctl: {e}");

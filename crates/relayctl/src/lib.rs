@@ -7,11 +7,15 @@
 //! * [`render`]: human output from a report (pure).
 //! * [`preview`]: the confirmation text from a dry-run report (pure).
 //! * [`envfile`]: the `--env-file` parser (pure).
+//! * [`errors`]: AWS errors as one line with a hint (pure).
+//! * [`start`]: the replayer for an action; `stats` and `peek` read no WFM setting.
 //! * [`app`]: the run itself (environment, AWS, terminal, exit code).
 
 pub mod app;
 pub mod args;
 pub mod cli;
 pub mod envfile;
+pub mod errors;
 pub mod preview;
 pub mod render;
+pub mod start;

@@ -7,7 +7,9 @@
 use serde_json::{Value as Json, json};
 use wfm_relay_core::policy::{DEFAULT_RETRY_SCHEDULE, RetrySchedule};
 
-use super::cfn::{json_str, json_u64, param_default, resolve_u64, resource, template};
+use super::cfn::{
+    json_str, json_u64, param_default, resolve_u64, resolve_u64_with, resource, template,
+};
 
 /// The settings of the retry queue, its event source mapping and the consumer function.
 #[derive(Debug, Clone)]
@@ -234,24 +236,26 @@ fn c06_shipped_template_passes() {
         schedule.max_receive_count()
     );
 
-    // maxReceiveCount comes from the ReceiveCounts mapping keyed by RetryScheduleSteps: the
-    // parameter's default counts the default schedule, and every allowed value maps to n + 5.
-    let steps_param = &tpl["Parameters"]["RetryScheduleSteps"];
-    assert_eq!(
-        param_default(&tpl, "RetryScheduleSteps"),
-        comma_steps.to_string(),
-        "RetryScheduleSteps default must equal the number of steps of RetrySchedule's default"
+    // maxReceiveCount follows from RetrySchedule itself (no second parameter to keep in sync):
+    // for a schedule of 1, 3 and 20 steps too, it is steps + 5.
+    let max_receive = &retry_queue["RedrivePolicy"]["maxReceiveCount"];
+    assert!(
+        tpl["Parameters"]["RetryScheduleSteps"].is_null(),
+        "no RetryScheduleSteps parameter: the count comes from RetrySchedule"
     );
-    let (min, max) = (
-        json_u64(&steps_param["MinValue"], "RetryScheduleSteps.MinValue"),
-        json_u64(&steps_param["MaxValue"], "RetryScheduleSteps.MaxValue"),
+    assert!(
+        json_str(&tpl["Transform"][0], "Transform[0]") == "AWS::LanguageExtensions",
+        "Fn::Length needs the AWS::LanguageExtensions transform first: {}",
+        tpl["Transform"]
     );
-    for n in min..=max {
-        let count = json_u64(
-            &tpl["Mappings"]["ReceiveCounts"][n.to_string()]["MaxReceiveCount"],
-            "ReceiveCounts entry",
+    for schedule in ["30s", "1m,2m,3m", &vec!["1m"; 20].join(",")] {
+        let steps = u64::try_from(schedule.split(',').count()).expect("a small count");
+        let params = |p: &str| (p == "RetrySchedule").then(|| schedule.to_string());
+        assert_eq!(
+            resolve_u64_with(&tpl, max_receive, &params, "maxReceiveCount"),
+            steps + 5,
+            "RetrySchedule={schedule}"
         );
-        assert_eq!(count, n + 5, "ReceiveCounts[{n}]");
     }
 
     // The retry queue dead-letters into the DLQ, which keeps messages longer (SQS keeps the

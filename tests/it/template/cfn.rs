@@ -1,6 +1,7 @@
 //! A small CloudFormation reader for the template tests: `template.yaml` as JSON with the short
-//! tags in their long form, `FindInMap` / parameter defaults resolved to numbers, the resources of
-//! a type, and an `Fn::Sub` emulation that checks every `${X}` names something.
+//! tags in their long form, numbers written with `Ref` / `Fn::Sub` / `Fn::Split` / `Fn::Length` /
+//! `FindInMap` evaluated (parameter defaults or overrides), the resources of a type, and an
+//! `Fn::Sub` emulation that checks every `${X}` names something.
 
 use serde_json::{Value as Json, json};
 use serde_yaml::Value as Yaml;
@@ -72,29 +73,104 @@ pub(super) fn template() -> Json {
     yaml_to_json(&yaml)
 }
 
-/// A number written literally, or `!FindInMap [Map, !Ref Param, Key]` with `Param`'s default.
+/// A number written literally, or an expression [`eval`] resolves to one with the parameters'
+/// defaults.
 pub(super) fn resolve_u64(tpl: &Json, v: &Json, what: &str) -> u64 {
-    if let Some(n) = v.as_u64() {
-        return n;
-    }
-    if let Some(s) = v.as_str() {
-        return s
+    resolve_u64_with(tpl, v, &|_| None, what)
+}
+
+/// [`resolve_u64`] with `params` overriding parameter defaults (a `--parameter-overrides`).
+pub(super) fn resolve_u64_with(
+    tpl: &Json,
+    v: &Json,
+    params: &dyn Fn(&str) -> Option<String>,
+    what: &str,
+) -> u64 {
+    match eval(tpl, v, params, what) {
+        Json::Number(n) => n
+            .as_u64()
+            .unwrap_or_else(|| panic!("{what}: {n} is not a non-negative integer")),
+        Json::String(s) => s
             .parse()
-            .unwrap_or_else(|_| panic!("{what}: {s:?} is not a number"));
+            .unwrap_or_else(|_| panic!("{what}: {s:?} is not a number")),
+        other => panic!("{what}: {v} evaluates to {other}, not a number"),
     }
-    if let Some(args) = v.get("Fn::FindInMap").and_then(Json::as_array) {
-        let [map, key, field] = args.as_slice() else {
-            panic!("{what}: FindInMap needs 3 arguments: {v}");
-        };
-        let key = match key.get("Ref").and_then(Json::as_str) {
-            Some(param) => param_default(tpl, param),
-            None => json_str(key, what).to_string(),
-        };
-        let map = json_str(map, what);
-        let field = json_str(field, what);
-        return resolve_u64(tpl, &tpl["Mappings"][map][&key][field], what);
+}
+
+/// Evaluates the intrinsic functions the template's numbers are written with, as
+/// CloudFormation (with the AWS::LanguageExtensions transform) does: `Ref` of a parameter
+/// (`params`, else its default, as a string), `Fn::Sub` of text naming parameters only,
+/// `Fn::Split`, `Fn::Length` and `Fn::FindInMap`. Anything else (a literal, another function)
+/// is returned as it is. Panics on a malformed call.
+pub(super) fn eval(
+    tpl: &Json,
+    v: &Json,
+    params: &dyn Fn(&str) -> Option<String>,
+    what: &str,
+) -> Json {
+    let Some((name, arg)) = v
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .and_then(|o| o.iter().next())
+    else {
+        return v.clone();
+    };
+    let param = |p: &str| params(p).unwrap_or_else(|| param_default(tpl, p));
+    match name.as_str() {
+        "Ref" => {
+            let p = json_str(arg, what);
+            assert!(
+                tpl["Parameters"].get(p).is_some(),
+                "{what}: Ref {p} is no parameter"
+            );
+            Json::String(param(p))
+        }
+        "Fn::Sub" => {
+            let text = json_str(arg, what);
+            let mut out = String::new();
+            let mut rest = text;
+            while let Some(start) = rest.find("${") {
+                out.push_str(&rest[..start]);
+                let after = &rest[start + 2..];
+                let end = after.find('}').expect("Fn::Sub: unterminated ${");
+                let p = &after[..end];
+                assert!(
+                    tpl["Parameters"].get(p).is_some(),
+                    "{what}: Fn::Sub ${{{p}}} is no parameter"
+                );
+                out.push_str(&param(p));
+                rest = &after[end + 1..];
+            }
+            out.push_str(rest);
+            Json::String(out)
+        }
+        "Fn::Split" => {
+            let Some([sep, source]) = arg.as_array().map(Vec::as_slice) else {
+                panic!("{what}: Fn::Split needs [separator, text]: {arg}");
+            };
+            let sep = json_str(sep, what);
+            let text = eval(tpl, source, params, what);
+            let text = json_str(&text, what);
+            Json::Array(text.split(sep).map(|s| json!(s)).collect())
+        }
+        "Fn::Length" => match eval(tpl, arg, params, what) {
+            Json::Array(items) => json!(items.len()),
+            other => panic!("{what}: Fn::Length of {other}, not a list"),
+        },
+        "Fn::FindInMap" => {
+            let Some([map, key, field]) = arg.as_array().map(Vec::as_slice) else {
+                panic!("{what}: FindInMap needs 3 arguments: {v}");
+            };
+            let key = eval(tpl, key, params, what);
+            let (map, key, field) = (
+                json_str(map, what),
+                json_str(&key, what),
+                json_str(field, what),
+            );
+            eval(tpl, &tpl["Mappings"][map][key][field], params, what)
+        }
+        _ => v.clone(),
     }
-    panic!("{what}: cannot resolve {v}");
 }
 
 /// A parameter's default, as CloudFormation passes it to `Ref` (a string).
@@ -178,4 +254,18 @@ fn sub_with_dummies_resolves_like_fn_sub() {
         sub_with_dummies(&tpl, "a ${P} ${R.Arn} ${AWS::Region} ${!PROP('x')} b"),
         "a dummy-P dummy-R.Arn dummy-AWS::Region ${PROP('x')} b"
     );
+}
+
+#[test]
+fn eval_counts_a_split_list_as_cloudformation_does() {
+    let tpl = json!({ "Parameters": { "S": { "Default": "1s,2s" } } });
+    let expr = json!({ "Fn::Length": { "Fn::Split": [",", { "Fn::Sub": "${S},+,+" }] } });
+    assert_eq!(resolve_u64(&tpl, &expr, "n"), 4);
+    let three = |p: &str| (p == "S").then(|| "1s,2s,3s".to_string());
+    assert_eq!(resolve_u64_with(&tpl, &expr, &three, "n"), 5);
+    assert_eq!(
+        eval(&tpl, &json!({ "Ref": "S" }), &|_| None, "r"),
+        json!("1s,2s")
+    );
+    assert_eq!(eval(&tpl, &json!(7), &|_| None, "literal"), json!(7));
 }

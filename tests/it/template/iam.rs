@@ -16,7 +16,10 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
     assert_eq!(meta["BuildProperties"]["Binary"], "wfm-relay-replayer");
     let function = resource(&tpl, "ReplayerFunction");
     assert_eq!(function["Runtime"], "provided.al2023");
-    assert_eq!(function["Architectures"], json!(["arm64"]));
+    assert_eq!(
+        function["Architectures"],
+        json!([{ "Ref": "Architecture" }])
+    );
     let timeout = resolve_u64(&tpl, &function["Timeout"], "ReplayerFunction.Timeout");
     assert_eq!(timeout, 900);
     assert!(

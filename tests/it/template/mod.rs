@@ -5,4 +5,5 @@ mod alarms;
 mod c06;
 mod cfn;
 mod dashboard;
+mod deploy;
 mod iam;

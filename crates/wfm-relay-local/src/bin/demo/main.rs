@@ -13,13 +13,16 @@
 //! 5. plays Lambda's SQS event source mapping against the retry queue (partial batch responses)
 //!    until it is empty;
 //! 6. accounts for every event from outside evidence (the WFM server's recorded requests, the
-//!    queues' contents) and exits non-zero when an event is missing.
+//!    queues' contents) and exits non-zero when an event is missing;
+//! 7. recovers with the replayer (stats, dry run, replay, archive) — or, with `--keep`, leaves
+//!    the dead letters in the DLQ and the stack running for `relayctl` until Ctrl-C (`keep`).
 
 // This binary's output is a human-readable story of the run; the Lambda under test logs JSON
 // through `tracing` into its own log file.
 #![allow(clippy::print_stdout)]
 
 mod events;
+mod keep;
 mod ledger;
 mod recovery;
 mod send;
@@ -76,6 +79,11 @@ pub(crate) struct Args {
     /// serves them in order).
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// Stop after the forwarder's accounting (no replay, no archive) and keep moto, the scripted
+    /// WFM, the forwarder and its retry-queue event source running for a recovery by hand with
+    /// `relayctl` (an env file is written to the log directory) until Ctrl-C.
+    #[arg(long)]
+    keep: bool,
     /// Directory for the forwarder's log (`forwarder.log`).
     #[arg(long = "log-dir", env = "WFM_RELAY_DEMO_DIR", default_value = ".demo")]
     pub(crate) log_dir: PathBuf,
@@ -280,9 +288,6 @@ async fn run(args: Args) -> anyhow::Result<usize> {
     let dlq = read_queue(&aws.sqs, &stack.dlq_url, dlq_depth, TICK * 2).await?;
     let requests = wfm.requests();
 
-    function.kill().await.context("stopping the forwarder")?;
-    api.shutdown().await;
-
     let missing = Ledger {
         sent: &sent,
         outcomes: &outcomes,
@@ -298,6 +303,23 @@ async fn run(args: Args) -> anyhow::Result<usize> {
         sending_done_at.unwrap_or(elapsed).as_secs_f64(),
         display_path(&log_path)
     );
+    if args.keep {
+        keep::keep(keep::Kept {
+            stack: &stack,
+            wfm: &wfm,
+            api,
+            function,
+            env: &env,
+            aws: &aws,
+            rejected: &rejected,
+            dir: &args.log_dir,
+        })
+        .await?;
+        wfm.shutdown().await;
+        return Ok(missing);
+    }
+    function.kill().await.context("stopping the forwarder")?;
+    api.shutdown().await;
     let lost_after_recovery =
         recovery::recover(&args, &env, &stack, &wfm, &aws, &rejected, sent.len()).await?;
     wfm.shutdown().await;

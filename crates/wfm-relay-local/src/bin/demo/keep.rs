@@ -1,0 +1,198 @@
+//! `--keep`: after the forwarder's accounting the demo stops short of its own recovery (no
+//! replay, no archive: the DLQ keeps the demo's dead letters) and keeps the stack running for a
+//! recovery tried by hand with `relayctl`: moto (started by `infra/demo.sh`), the scripted WFM,
+//! now healthy except for the event it always rejects, the forwarder process and its retry-queue
+//! event source (so a `relayctl redrive` is consumed). It writes an env file for `relayctl
+//! --env-file`, prints the README's walk-through and stops everything on Ctrl-C.
+
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use wfm_relay_aws::aws::AwsClients;
+use wfm_relay_local::harness::sibling_binary;
+use wfm_relay_local::{FunctionProcess, LocalStack, RuntimeApi, ScriptedWfm};
+
+use crate::wfm_script::special_script;
+use crate::{INVOKE_TIMEOUT, display_path};
+
+/// What the kept stack is made of.
+pub struct Kept<'a> {
+    /// The queues and the bucket in moto.
+    pub stack: &'a LocalStack,
+    /// The scripted WFM.
+    pub wfm: &'a ScriptedWfm,
+    /// The forwarder's Runtime API.
+    pub api: RuntimeApi,
+    /// The forwarder process.
+    pub function: FunctionProcess,
+    /// The forwarder's environment (the replayer's too: `relayctl` reads the same variables).
+    pub env: &'a [(String, String)],
+    /// The SDK clients.
+    pub aws: &'a AwsClients,
+    /// Ids of the events WFM always rejects (400).
+    pub rejected: &'a [String],
+    /// Where the env file goes (`<dir>/relayctl.env`).
+    pub dir: &'a Path,
+}
+
+/// The AWS variables of the env file, taken from this process's environment (`infra/moto.sh`
+/// sets them).
+const AWS_VARS: [&str; 5] = [
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+];
+
+/// The relay variables of the env file (the rest of the forwarder's environment is its tuning).
+const RELAY_VARS: [&str; 6] = [
+    "WFM_URL",
+    "WFM_ALLOW_HTTP",
+    "RETRY_QUEUE_URL",
+    "DLQ_URL",
+    "ARCHIVE_BUCKET",
+    "RETRY_SCHEDULE",
+];
+
+/// The env file's text: the AWS variables of `aws_env` and the relay variables of `relay_env`,
+/// one `KEY=VALUE` per line (`relayctl --env-file` format), in the order of [`AWS_VARS`] and
+/// [`RELAY_VARS`]; unset ones are left out.
+pub fn env_file_text(
+    aws_env: impl Fn(&str) -> Option<String>,
+    relay_env: &[(String, String)],
+) -> String {
+    let mut text = String::from(
+        "# wfm-relay demo (infra/demo.sh --keep): relayctl --env-file <this file> stats\n",
+    );
+    let relay = |k: &str| {
+        relay_env
+            .iter()
+            .rev()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    for (k, v) in AWS_VARS
+        .iter()
+        .map(|k| (*k, aws_env(k)))
+        .chain(RELAY_VARS.iter().map(|k| (*k, relay(k))))
+    {
+        if let Some(v) = v {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+    }
+    text
+}
+
+/// The README's recovery walk-through against the kept stack.
+pub fn walk_through(relayctl: &str, env_file: &str) -> Vec<String> {
+    [
+        "stats",
+        "peek --limit 5",
+        "replay --dry-run",
+        "replay",
+        "redrive --reason transient_exhausted",
+        "archive",
+    ]
+    .iter()
+    .map(|a| format!("{relayctl} --env-file {env_file} {a}"))
+    .collect()
+}
+
+/// Keeps the stack running until Ctrl-C, then stops the forwarder, its Runtime API and WFM
+/// (moto is stopped by `infra/demo.sh`).
+///
+/// # Errors
+/// When the env file cannot be written, or the retry queue cannot be polled.
+pub async fn keep(kept: Kept<'_>) -> anyhow::Result<()> {
+    let Kept {
+        stack,
+        wfm,
+        api,
+        mut function,
+        env,
+        aws,
+        rejected,
+        dir,
+    } = kept;
+    // WFM is healthy for every event now, except the one it rejects for good (HTTP 400).
+    wfm.set_script(special_script(rejected, &[], 200));
+    let env_path: PathBuf = dir.join("relayctl.env");
+    std::fs::write(&env_path, env_file_text(|k| std::env::var(k).ok(), env))
+        .with_context(|| format!("cannot write {}", env_path.display()))?;
+    let relayctl = sibling_binary("relayctl", "infra/demo.sh")?;
+    let (relayctl, env_file) = (display_path(&relayctl), display_path(&env_path));
+    println!();
+    println!("== --keep: the demo's dead letters stay in the DLQ (no replay, no archive)");
+    println!("moto, the scripted WFM (healthy now, except the event it always rejects with 400),");
+    println!("the forwarder and its retry-queue event source keep running; Ctrl-C stops them all.");
+    println!("env file           {env_file}");
+    println!("try the recovery (README, Recovery) in another terminal:");
+    for line in walk_through(&relayctl, &env_file) {
+        println!("  {line}");
+    }
+    println!();
+    let esm = stack.retry_esm(&aws.sqs);
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            r = &mut ctrl_c => {
+                r.context("waiting for Ctrl-C")?;
+                break;
+            }
+            report = esm.poll_function(&api, INVOKE_TIMEOUT) => {
+                let report = report.context("polling the retry queue")?;
+                if report.received > 0 {
+                    println!(
+                        "retry queue: the forwarder took a batch of {} ({} deleted, {} failed)",
+                        report.received,
+                        report.deleted,
+                        report.failed_ids.len()
+                    );
+                }
+            }
+        }
+    }
+    println!();
+    println!("== Ctrl-C: stopping the forwarder and the scripted WFM (infra/demo.sh stops moto)");
+    function.kill().await.context("stopping the forwarder")?;
+    api.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_env_file_holds_what_relayctl_reads() {
+        let relay = vec![
+            ("WFM_URL".to_owned(), "http://127.0.0.1:1/x".to_owned()),
+            ("RUST_LOG".to_owned(), "info".to_owned()),
+            ("DLQ_URL".to_owned(), "http://m/q/dlq".to_owned()),
+            ("DLQ_URL".to_owned(), "http://m/q/dlq2".to_owned()),
+        ];
+        let aws = |k: &str| (k == "AWS_ENDPOINT_URL").then(|| "http://127.0.0.1:2".to_owned());
+        let text = env_file_text(aws, &relay);
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            lines,
+            [
+                "AWS_ENDPOINT_URL=http://127.0.0.1:2",
+                "WFM_URL=http://127.0.0.1:1/x",
+                "DLQ_URL=http://m/q/dlq2"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_walk_through_names_the_env_file_in_each_command() {
+        let lines = walk_through("target/debug/relayctl", ".demo/run-x/relayctl.env");
+        assert_eq!(
+            lines[0],
+            "target/debug/relayctl --env-file .demo/run-x/relayctl.env stats"
+        );
+        assert_eq!(lines.len(), 6);
+        assert!(lines[2].ends_with("replay --dry-run"));
+    }
+}
