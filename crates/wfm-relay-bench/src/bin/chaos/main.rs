@@ -35,6 +35,7 @@ mod consume;
 mod evidence;
 mod inject;
 mod lanes;
+mod ledger;
 mod phases;
 mod recovery;
 mod report;
@@ -47,15 +48,16 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
-use wfm_relay_aws::aws::AwsClients;
+use wfm_relay_aws::aws::{AwsClients, load_sdk_config};
 use wfm_relay_bench::events::EventFamily;
 use wfm_relay_bench::measure::peak_rss_kib;
 use wfm_relay_local::harness::{Clock, moto_endpoint, sibling_binary};
-use wfm_relay_local::{LocalStack, ScriptedWfm, StackOptions};
+use wfm_relay_local::{LocalStack, Reply, Script, ScriptedWfm, StackOptions};
 
-use args::{Args, RETRY_VISIBILITY_TIMEOUT_S};
+use args::{Args, RETRY_AFTER_CAP_S, RETRY_VISIBILITY_TIMEOUT_S};
 use evidence::Evidence;
 use lanes::Lanes;
+use ledger::Ledger;
 use phases::{Phase, fault_script};
 use report::{Processes, Summary, Timings};
 use run::{Counters, Outcome, Run};
@@ -83,9 +85,12 @@ async fn chaos(args: Args) -> anyhow::Result<bool> {
     let clock = Clock::start();
 
     // ------------------------------------------------------------ AWS resources in moto
-    let aws = AwsClients::from_env().await;
+    // Every SQS call of the run (this harness's and the Lambda processes') goes through the
+    // ledger's watching proxy, in front of the AWS-rules layer (`AWS_ENDPOINT_URL`).
+    let conf = load_sdk_config().await;
+    let direct = AwsClients::from_sdk_config(&conf);
     let stack = LocalStack::create(
-        &aws,
+        &direct,
         "wfm-relay-chaos",
         &run_id,
         StackOptions {
@@ -94,13 +99,28 @@ async fn chaos(args: Args) -> anyhow::Result<bool> {
         },
     )
     .await?;
+    let ledger = Arc::new(Ledger::new(&stack.retry_url));
+    let watch_proxy = ledger::start(endpoint.clone(), &ledger)
+        .await
+        .context("cannot start the retry queue's watching proxy")?;
+    // The SDK prefers `AWS_ENDPOINT_URL` from the environment to an `SdkConfig`'s endpoint: the
+    // SQS client gets the proxy on its own configuration (S3 calls need not pass it).
+    let aws = AwsClients {
+        sqs: aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&conf)
+                .endpoint_url(watch_proxy.url())
+                .build(),
+        ),
+        ..direct
+    };
 
     // ------------------------------------------------------------ WFM, Lambda processes
-    let wfm = ScriptedWfm::start(fault_script(args.fault_rate, args.wfm_timeout(), args.seed))
+    let wfm = ScriptedWfm::start(Script::Sequence(vec![Reply::status(503)]))
         .await
         .context("cannot start the scripted WFM server")?;
     let timeout_ms = args.wfm_timeout_ms.to_string();
     let breaker_ms = args.breaker_open_ms.to_string();
+    let proxy_url = watch_proxy.url();
     let env = stack.lambda_env(
         &wfm.url(),
         &[
@@ -112,6 +132,8 @@ async fn chaos(args: Args) -> anyhow::Result<bool> {
             ("BACKOFF_CAP_MS", "200"),
             ("FUNCTION_TIMEOUT_S", "30"),
             ("BREAKER_OPEN_MS", breaker_ms.as_str()),
+            ("RETRY_AFTER_CAP_S", RETRY_AFTER_CAP_S),
+            ("AWS_ENDPOINT_URL", proxy_url.as_str()),
             ("RUST_LOG", "info"),
         ],
     );
@@ -133,6 +155,7 @@ async fn chaos(args: Args) -> anyhow::Result<bool> {
         fam,
         sqs: aws.sqs.clone(),
         stack,
+        ledger,
         wfm,
         counters: Counters::default(),
         phase: watch::Sender::new(Phase::Faults),
@@ -142,6 +165,7 @@ async fn chaos(args: Args) -> anyhow::Result<bool> {
         stop_consumers: AtomicBool::new(false),
         args,
     });
+    run.wfm.set_script(fault_script(&run, run.args.seed));
     let forwarder_apis = lanes.forwarders.iter().map(|l| l.api.clone()).collect();
     let sender = tokio::spawn(send::send_all(Arc::clone(&run), forwarder_apis));
     let phases = tokio::spawn(phases::run_phases(Arc::clone(&run)));
@@ -159,7 +183,7 @@ async fn chaos(args: Args) -> anyhow::Result<bool> {
     consume::drain(&run, consumers).await?;
     let drained_at = clock.elapsed();
     println!(
-        "{} retry queue drained; event source mapping stopped",
+        "{} retry queue drained (but for messages waiting for Retry-After); event source mapping stopped",
         clock.stamp()
     );
     let injected = match injector {
@@ -199,6 +223,7 @@ async fn chaos(args: Args) -> anyhow::Result<bool> {
     }
     .print();
     run.wfm.clone().shutdown().await;
+    watch_proxy.shutdown().await;
     Ok(ok)
 }
 
