@@ -90,7 +90,8 @@ mod tests {
         assert_eq!(count(&|k| matches!(k, Hostile::RetryAfter(_))), 200);
         assert_eq!(Hostile::of(7), Hostile::RetryAfter(3_600));
         assert_eq!(Hostile::of(57), Hostile::RetryAfter(7_200));
-        assert_eq!(Hostile::of(207), Hostile::RetryAfter(86_400));
+        assert_eq!(Hostile::of(157), Hostile::RetryAfter(86_400));
+        assert_eq!(Hostile::of(207), Hostile::RetryAfter(3_600));
     }
 
     #[test]
