@@ -5,22 +5,27 @@
 //!
 //! What it does:
 //! 1. creates the retry queue (RedrivePolicy, `maxReceiveCount` = schedule steps + 5), the DLQ
-//!    and the archive bucket in moto;
+//!    and the archive bucket in moto, and the watching proxy every SQS call of the run goes
+//!    through, which keeps a ledger of the retry queue's messages ([`ledger`]);
 //! 2. starts a scripted WFM server: random faults at `--fault-rate` (502, 503, 504, no answer
 //!    past `WFM_TIMEOUT_MS`, connection reset, slow 200 within and past the timeout), a full
 //!    outage (503) of `--outage-s` once half the events are sent, then random faults again
-//!    ([`phases`]);
+//!    ([`phases`]); with the hostile mix (unless `--no-hostile`), WFM answers 2 % of the events
+//!    with a `Retry-After` of 1 h to 24 h, and 1 % carry U+FFFF / U+FFFE in a status message,
+//!    1 % are 900 KB (`wfm_relay_bench::hostile`);
 //! 3. runs `--forwarders` forwarder processes, each behind its own local Lambda Runtime API
 //!    ([`lanes`]), and spreads the EventBridge invocations over them; a failed invocation is
 //!    retried twice and then written to the DLQ as Lambda's on-failure record, as Lambda's async
 //!    invocation does ([`send`]);
 //! 4. plays Lambda's SQS event source mapping against the retry queue with `--consumers` more
-//!    forwarder processes until the queue is empty ([`consume`]);
+//!    forwarder processes until the queue holds nothing but messages waiting for a
+//!    `Retry-After` ([`consume`]);
 //! 5. recovery: WFM healthy, the replayer library replays the DLQ, what is left is archived
 //!    ([`recovery`]);
 //! 6. checks at checkpoints that delivered (distinct `X-Event-Id` answered 2xx by WFM) + retry
 //!    queue depth + DLQ depth ≥ completed invocations, and at the end that every sent id is
-//!    delivered, queued, dead-lettered or archived, that every repeated POST of an event carried
+//!    delivered, queued (waiting for a `Retry-After`, from the ledger, or not), dead-lettered or
+//!    archived, that the ledger claims no more messages than the retry queue holds, that every repeated POST of an event carried
 //!    the same `Idempotency-Key`, and that no Lambda process exited or panicked ([`evidence`],
 //!    [`report`]).
 //!
