@@ -17,11 +17,16 @@ pub const ASYNC_RETRY_WAIT: Duration = Duration::from_secs(1);
 /// The retry queue's visibility timeout, seconds (twice [`INVOKE_TIMEOUT`]).
 pub const RETRY_VISIBILITY_TIMEOUT_S: u32 = 60;
 
+/// The forwarder's `RETRY_AFTER_CAP_S` in the run: the production default, 12 h (a longer
+/// `Retry-After` is waited for 12 h).
+pub const RETRY_AFTER_CAP_S: &str = "43200";
+
 /// Chaos run of wfm-relay on moto server (run it through `infra/chaos.sh`).
 #[derive(Debug, Parser)]
 #[command(name = "wfm-relay-chaos")]
 pub struct Args {
-    /// Events sent as EventBridge invocations (generated, about 700 bytes each).
+    /// Events sent as EventBridge invocations (generated, about 700 bytes each; 900 KB for 1 %
+    /// of them with the hostile mix).
     #[arg(long, default_value_t = 10_000)]
     pub events: usize,
     /// Forwarder processes serving the EventBridge invocations (each behind its own Runtime API).
@@ -59,6 +64,11 @@ pub struct Args {
     /// Seconds, after the last event is sent, to wait for the retry queue to drain.
     #[arg(long = "drain-budget-s", default_value_t = 900)]
     pub drain_budget_s: u64,
+    /// Leave out the hostile mix (by default 1 % of the events carry U+FFFF / U+FFFE in an
+    /// agent's status message, 1 % are 900 KB, and WFM answers 2 % with a `Retry-After` of 1 h to
+    /// 24 h; see `wfm_relay_bench::hostile`).
+    #[arg(long = "no-hostile")]
+    pub no_hostile: bool,
     /// Seed of the WFM server's fault generator.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
@@ -77,6 +87,11 @@ impl Args {
             bail!("--forwarders, --consumers and --per-forwarder must be at least 1");
         }
         Ok(())
+    }
+
+    /// Whether the hostile mix is on (the default).
+    pub fn hostile(&self) -> bool {
+        !self.no_hostile
     }
 
     /// The forwarder's per-attempt timeout towards WFM.
@@ -114,6 +129,8 @@ mod tests {
         assert_eq!((a.outage_s, a.inject_loss, a.seed), (60, 0, 2026));
         assert_eq!(a.max_receive_count(), 9);
         assert_eq!(a.wfm_timeout(), Duration::from_millis(300));
+        assert!(a.hostile());
+        assert!(!parse(&["--no-hostile"]).hostile());
         a.validate().expect("defaults are valid");
     }
 

@@ -1,10 +1,11 @@
 //! The retry-queue side: Lambda's SQS event source mapping, one poller per consumer lane, until
-//! the retry queue stays empty (or the drain budget is over).
+//! the retry queue holds nothing but messages waiting for a `Retry-After` (or the drain budget is
+//! over).
 
 use anyhow::Context;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::task::JoinSet;
 use wfm_relay_local::stack::depth;
 use wfm_relay_local::{RuntimeApi, SqsEventSourceMapping};
@@ -48,8 +49,10 @@ async fn consume(esm: SqsEventSourceMapping, api: RuntimeApi, run: Arc<Run>) -> 
     Ok(())
 }
 
-/// After the sending: waits for the outage's end, then until the retry queue's depth reads 0
-/// twice in a row, 1 s apart (or `--drain-budget-s` is over), and stops the pollers.
+/// After the sending: waits for the outage's end, then until what is left in the retry queue
+/// is only messages waiting for a `Retry-After` (its depth equals the number of messages the
+/// ledger shows with a `not_before` ahead, 0 included) twice in a row, 1 s apart (or
+/// `--drain-budget-s` is over), and stops the pollers.
 ///
 /// # Errors
 /// When the depth cannot be read or a poller failed.
@@ -57,8 +60,8 @@ pub async fn drain(run: &Run, mut consumers: JoinSet<anyhow::Result<()>>) -> any
     // The outage may outlast the sending: wait for its end before draining.
     wait_for_phase(run, |p| *p >= Phase::After).await;
     let drain_until = Instant::now() + Duration::from_secs(run.args.drain_budget_s);
-    let mut empty_in_a_row = 0;
-    while empty_in_a_row < 2 {
+    let (mut settled_in_a_row, mut left) = (0, 0);
+    while settled_in_a_row < 2 {
         if Instant::now() >= drain_until {
             println!(
                 "{} drain budget of {} s is over; stopping the event source mapping",
@@ -68,11 +71,20 @@ pub async fn drain(run: &Run, mut consumers: JoinSet<anyhow::Result<()>>) -> any
             break;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-        if depth(&run.sqs, &run.stack.retry_url).await? == 0 {
-            empty_in_a_row += 1;
+        left = depth(&run.sqs, &run.stack.retry_url).await?;
+        let waiting = run.ledger.waiting(SystemTime::now()).len();
+        if left == waiting {
+            settled_in_a_row += 1;
         } else {
-            empty_in_a_row = 0;
+            settled_in_a_row = 0;
         }
+    }
+    if settled_in_a_row >= 2 && left > 0 {
+        println!(
+            "{} the {left} messages left in the retry queue all have a not_before ahead (waiting for Retry-After; the ledger holds {} messages): not waiting for them",
+            run.clock.stamp(),
+            run.ledger.live()
+        );
     }
     run.stop_consumers.store(true, Ordering::SeqCst);
     while let Some(done) = consumers.join_next().await {

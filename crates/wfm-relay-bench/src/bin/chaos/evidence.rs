@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use wfm_relay_bench::events::EventFamily;
 use wfm_relay_core::replay::decode_dead_letter;
 use wfm_relay_local::harness::lock;
 use wfm_relay_local::stack::{depth, peek_bodies};
 use wfm_relay_local::{Recorded, ScriptedWfm};
 
+use crate::ledger::Waiting;
 use crate::run::{Outcome, Run};
 
 /// Who got an event its first 2xx.
@@ -208,18 +209,53 @@ async fn peek_event_ids(
         .collect())
 }
 
+/// Where one event ended up (the first that applies, in this order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Place {
+    /// WFM answered it 2xx.
+    Delivered,
+    /// In the retry queue with a `not_before` ahead (waiting for a `Retry-After`).
+    Waiting,
+    /// In the DLQ or the archive.
+    Parked,
+    /// In the retry queue, not waiting (the drain budget ran out).
+    Queued,
+    /// Nowhere.
+    Lost,
+}
+
+impl Place {
+    /// The summary's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Place::Delivered => "delivered",
+            Place::Waiting => "queued, waiting for Retry-After",
+            Place::Parked => "parked (DLQ / archive)",
+            Place::Queued => "still queued",
+            Place::Lost => "LOST",
+        }
+    }
+}
+
 /// Where every event ended up at the end of the run.
 pub struct Accounting {
     /// WFM's evidence, read once more at the end.
     pub evidence: Evidence,
     /// Messages left in the retry queue.
     pub retry_depth: usize,
+    /// Of those, the ones the ledger shows with a `not_before` ahead, earliest first.
+    pub waiting: Vec<Waiting>,
+    /// Messages the ledger and the receives claim beyond the retry queue's depth (more than 0
+    /// fails the run: the ledger would hide a loss).
+    pub overclaimed: usize,
     /// Messages left in the DLQ.
     pub dlq_depth: usize,
     /// Dead letters archived by the recovery.
     pub archived: usize,
     /// Indices of the events found in none of delivered / retry queue / DLQ / archive.
     pub lost: Vec<usize>,
+    /// Per event index, where it ended up.
+    pub places: Vec<Place>,
     /// Delivered by the EventBridge invocation itself.
     pub inline: usize,
     /// Delivered by a forwarder from the retry queue.
@@ -235,10 +271,16 @@ impl Accounting {
     pub fn accounted(&self) -> usize {
         self.evidence.delivered + self.retry_depth + self.dlq_depth + self.archived
     }
+
+    /// Retry-queue messages not waiting for a `Retry-After`.
+    pub fn queued_other(&self) -> usize {
+        self.retry_depth.saturating_sub(self.waiting.len())
+    }
 }
 
-/// The final accounting: reads the retry queue's and the DLQ's depths and event ids, WFM's
-/// recorded requests, and places every event (the ids of `archived_ids` come from the archive).
+/// The final accounting: reads the retry queue's and the DLQ's depths and event ids (the retry
+/// queue's waiting messages from the ledger, the others by receiving them), WFM's recorded
+/// requests, and places every event (the ids of `archived_ids` come from the archive).
 ///
 /// # Errors
 /// When a queue cannot be read.
@@ -246,7 +288,10 @@ pub async fn account(run: &Run, archived_ids: &[Option<String>]) -> anyhow::Resu
     let (sqs, n, fam) = (&run.sqs, run.n(), &run.fam);
     let patience = Duration::from_secs(20);
     let retry_depth = depth(sqs, &run.stack.retry_url).await?;
-    let retry_ids = peek_event_ids(sqs, &run.stack.retry_url, retry_depth, patience).await?;
+    let waiting = run.ledger.waiting(SystemTime::now());
+    let visible = retry_depth.saturating_sub(waiting.len());
+    let retry_ids = peek_event_ids(sqs, &run.stack.retry_url, visible, patience).await?;
+    let overclaimed = (retry_ids.len() + waiting.len()).saturating_sub(retry_depth);
     let dlq_depth = depth(sqs, &run.stack.dlq_url).await?;
     let dlq_ids = peek_event_ids(sqs, &run.stack.dlq_url, dlq_depth, patience).await?;
     let evidence = {
@@ -254,19 +299,28 @@ pub async fn account(run: &Run, archived_ids: &[Option<String>]) -> anyhow::Resu
         e.update(fam, &run.wfm);
         std::mem::replace(&mut *e, Evidence::new(0))
     };
-    let mut found: Vec<bool> = evidence
+    let mut places: Vec<Place> = evidence
         .first
         .iter()
-        .map(|f| *f != FirstDelivery::NotYet)
+        .map(|f| match f {
+            FirstDelivery::NotYet => Place::Lost,
+            _ => Place::Delivered,
+        })
         .collect();
-    for ids in [&retry_ids[..], &dlq_ids[..], archived_ids] {
-        for i in ids.iter().flatten().filter_map(|id| fam.index_of(id)) {
-            if let Some(f) = found.get_mut(i) {
-                *f = true;
+    let waiting_ids: Vec<Option<String>> = waiting.iter().map(|w| w.event_id.clone()).collect();
+    let parked_ids = dlq_ids.iter().chain(archived_ids);
+    for (place, ids) in [
+        (Place::Waiting, waiting_ids.iter().collect::<Vec<_>>()),
+        (Place::Parked, parked_ids.collect()),
+        (Place::Queued, retry_ids.iter().collect()),
+    ] {
+        for i in ids.into_iter().flatten().filter_map(|id| fam.index_of(id)) {
+            if let Some(p) = places.get_mut(i) {
+                *p = (*p).min(place);
             }
         }
     }
-    let lost: Vec<usize> = (0..n).filter(|i| !found[*i]).collect();
+    let lost: Vec<usize> = (0..n).filter(|i| places[*i] == Place::Lost).collect();
     let outcomes = std::mem::take(&mut *lock(&run.outcomes));
     let (mut inline, mut via_queue, mut via_replay) = (0, 0, 0);
     for (i, first) in evidence.first.iter().enumerate() {
@@ -284,9 +338,12 @@ pub async fn account(run: &Run, archived_ids: &[Option<String>]) -> anyhow::Resu
     Ok(Accounting {
         evidence,
         retry_depth,
+        waiting,
+        overclaimed,
         dlq_depth,
         archived: archived_ids.len(),
         lost,
+        places,
         inline,
         via_queue,
         via_replay,
@@ -297,7 +354,6 @@ pub async fn account(run: &Run, archived_ids: &[Option<String>]) -> anyhow::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::SystemTime;
 
     fn request(fam: &EventFamily, i: usize, key: &str, answered: Option<u16>) -> Recorded {
         Recorded {

@@ -5,22 +5,27 @@
 //!
 //! What it does:
 //! 1. creates the retry queue (RedrivePolicy, `maxReceiveCount` = schedule steps + 5), the DLQ
-//!    and the archive bucket in moto;
+//!    and the archive bucket in moto, and the watching proxy every SQS call of the run goes
+//!    through, which keeps a ledger of the retry queue's messages ([`ledger`]);
 //! 2. starts a scripted WFM server: random faults at `--fault-rate` (502, 503, 504, no answer
 //!    past `WFM_TIMEOUT_MS`, connection reset, slow 200 within and past the timeout), a full
 //!    outage (503) of `--outage-s` once half the events are sent, then random faults again
-//!    ([`phases`]);
+//!    ([`phases`]); with the hostile mix (unless `--no-hostile`), WFM answers 2 % of the events
+//!    with a `Retry-After` of 1 h to 24 h, and 1 % carry U+FFFF / U+FFFE in a status message,
+//!    1 % are 900 KB (`wfm_relay_bench::hostile`);
 //! 3. runs `--forwarders` forwarder processes, each behind its own local Lambda Runtime API
 //!    ([`lanes`]), and spreads the EventBridge invocations over them; a failed invocation is
 //!    retried twice and then written to the DLQ as Lambda's on-failure record, as Lambda's async
 //!    invocation does ([`send`]);
 //! 4. plays Lambda's SQS event source mapping against the retry queue with `--consumers` more
-//!    forwarder processes until the queue is empty ([`consume`]);
+//!    forwarder processes until the queue holds nothing but messages waiting for a
+//!    `Retry-After` ([`consume`]);
 //! 5. recovery: WFM healthy, the replayer library replays the DLQ, what is left is archived
 //!    ([`recovery`]);
 //! 6. checks at checkpoints that delivered (distinct `X-Event-Id` answered 2xx by WFM) + retry
 //!    queue depth + DLQ depth ≥ completed invocations, and at the end that every sent id is
-//!    delivered, queued, dead-lettered or archived, that every repeated POST of an event carried
+//!    delivered, queued (waiting for a `Retry-After`, from the ledger, or not), dead-lettered or
+//!    archived, that the ledger claims no more messages than the retry queue holds, that every repeated POST of an event carried
 //!    the same `Idempotency-Key`, and that no Lambda process exited or panicked ([`evidence`],
 //!    [`report`]).
 //!
@@ -35,6 +40,7 @@ mod consume;
 mod evidence;
 mod inject;
 mod lanes;
+mod ledger;
 mod phases;
 mod recovery;
 mod report;
@@ -47,15 +53,16 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
-use wfm_relay_aws::aws::AwsClients;
+use wfm_relay_aws::aws::{AwsClients, load_sdk_config};
 use wfm_relay_bench::events::EventFamily;
 use wfm_relay_bench::measure::peak_rss_kib;
 use wfm_relay_local::harness::{Clock, moto_endpoint, sibling_binary};
-use wfm_relay_local::{LocalStack, ScriptedWfm, StackOptions};
+use wfm_relay_local::{LocalStack, Reply, Script, ScriptedWfm, StackOptions};
 
-use args::{Args, RETRY_VISIBILITY_TIMEOUT_S};
+use args::{Args, RETRY_AFTER_CAP_S, RETRY_VISIBILITY_TIMEOUT_S};
 use evidence::Evidence;
 use lanes::Lanes;
+use ledger::Ledger;
 use phases::{Phase, fault_script};
 use report::{Processes, Summary, Timings};
 use run::{Counters, Outcome, Run};
@@ -83,9 +90,12 @@ async fn chaos(args: Args) -> anyhow::Result<bool> {
     let clock = Clock::start();
 
     // ------------------------------------------------------------ AWS resources in moto
-    let aws = AwsClients::from_env().await;
+    // Every SQS call of the run (this harness's and the Lambda processes') goes through the
+    // ledger's watching proxy, in front of the AWS-rules layer (`AWS_ENDPOINT_URL`).
+    let conf = load_sdk_config().await;
+    let direct = AwsClients::from_sdk_config(&conf);
     let stack = LocalStack::create(
-        &aws,
+        &direct,
         "wfm-relay-chaos",
         &run_id,
         StackOptions {
@@ -94,13 +104,28 @@ async fn chaos(args: Args) -> anyhow::Result<bool> {
         },
     )
     .await?;
+    let ledger = Arc::new(Ledger::new(&stack.retry_url));
+    let watch_proxy = ledger::start(endpoint.clone(), &ledger)
+        .await
+        .context("cannot start the retry queue's watching proxy")?;
+    // The SDK prefers `AWS_ENDPOINT_URL` from the environment to an `SdkConfig`'s endpoint: the
+    // SQS client gets the proxy on its own configuration (S3 calls need not pass it).
+    let aws = AwsClients {
+        sqs: aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&conf)
+                .endpoint_url(watch_proxy.url())
+                .build(),
+        ),
+        ..direct
+    };
 
     // ------------------------------------------------------------ WFM, Lambda processes
-    let wfm = ScriptedWfm::start(fault_script(args.fault_rate, args.wfm_timeout(), args.seed))
+    let wfm = ScriptedWfm::start(Script::Sequence(vec![Reply::status(503)]))
         .await
         .context("cannot start the scripted WFM server")?;
     let timeout_ms = args.wfm_timeout_ms.to_string();
     let breaker_ms = args.breaker_open_ms.to_string();
+    let proxy_url = watch_proxy.url();
     let env = stack.lambda_env(
         &wfm.url(),
         &[
@@ -112,6 +137,8 @@ async fn chaos(args: Args) -> anyhow::Result<bool> {
             ("BACKOFF_CAP_MS", "200"),
             ("FUNCTION_TIMEOUT_S", "30"),
             ("BREAKER_OPEN_MS", breaker_ms.as_str()),
+            ("RETRY_AFTER_CAP_S", RETRY_AFTER_CAP_S),
+            ("AWS_ENDPOINT_URL", proxy_url.as_str()),
             ("RUST_LOG", "info"),
         ],
     );
@@ -133,6 +160,7 @@ async fn chaos(args: Args) -> anyhow::Result<bool> {
         fam,
         sqs: aws.sqs.clone(),
         stack,
+        ledger,
         wfm,
         counters: Counters::default(),
         phase: watch::Sender::new(Phase::Faults),
@@ -142,6 +170,7 @@ async fn chaos(args: Args) -> anyhow::Result<bool> {
         stop_consumers: AtomicBool::new(false),
         args,
     });
+    run.wfm.set_script(fault_script(&run, run.args.seed));
     let forwarder_apis = lanes.forwarders.iter().map(|l| l.api.clone()).collect();
     let sender = tokio::spawn(send::send_all(Arc::clone(&run), forwarder_apis));
     let phases = tokio::spawn(phases::run_phases(Arc::clone(&run)));
@@ -159,7 +188,7 @@ async fn chaos(args: Args) -> anyhow::Result<bool> {
     consume::drain(&run, consumers).await?;
     let drained_at = clock.elapsed();
     println!(
-        "{} retry queue drained; event source mapping stopped",
+        "{} retry queue drained (but for messages waiting for Retry-After); event source mapping stopped",
         clock.stamp()
     );
     let injected = match injector {
@@ -199,6 +228,7 @@ async fn chaos(args: Args) -> anyhow::Result<bool> {
     }
     .print();
     run.wfm.clone().shutdown().await;
+    watch_proxy.shutdown().await;
     Ok(ok)
 }
 

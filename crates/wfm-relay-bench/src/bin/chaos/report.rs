@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::evidence::Accounting;
+use wfm_relay_bench::hostile::Hostile;
+
+use crate::evidence::{Accounting, Place};
+use crate::ledger::Waiting;
 use crate::recovery::Recovery;
 use crate::run::Run;
 
@@ -48,13 +51,15 @@ pub struct Summary<'a> {
 
 impl Summary<'_> {
     /// Whether the run passes: nothing lost, no checkpoint failure, no `Idempotency-Key`
-    /// mismatch, no process problem, and delivered + queued + parked + archived ≥ sent.
+    /// mismatch, no process problem, no ledger claim beyond the retry queue's depth, and
+    /// delivered + parked + archived + queued (waiting or not) ≥ sent.
     pub fn ok(&self) -> bool {
         let a = self.accounting;
         a.lost.is_empty()
             && self.run.check_failures.load(Ordering::SeqCst) == 0
             && a.evidence.key_mismatches == 0
             && self.processes.problems.is_empty()
+            && a.overclaimed == 0
             && a.accounted() >= self.run.n()
     }
 
@@ -128,13 +133,36 @@ impl Summary<'_> {
             "parked in the DLQ before replay, by reason",
             fmt_map(&rec.parked_by_reason),
         );
-        row("still in the retry queue", a.retry_depth.to_string());
+        row(
+            "**queued, waiting for Retry-After** (retry queue: `not_before` ahead, or hidden > 15 min)",
+            waiting_row(&a.waiting),
+        );
+        row(
+            "still in the retry queue, not waiting",
+            a.queued_other().to_string(),
+        );
         row("still in the DLQ", a.dlq_depth.to_string());
         row("archived", a.archived.to_string());
         row(
-            "delivered + retry queue + DLQ + archived",
-            format!("{} (sent {n})", a.accounted()),
+            "delivered + parked (DLQ + archived) + queued waiting + queued other",
+            format!(
+                "{} + {} + {} + {} = {} (sent {n})",
+                ev.delivered,
+                a.dlq_depth + a.archived,
+                a.waiting.len(),
+                a.queued_other(),
+                a.accounted()
+            ),
         );
+        if a.overclaimed > 0 {
+            row(
+                "**ledger claims beyond the retry queue's depth**",
+                format!("**{}**", a.overclaimed),
+            );
+        }
+        if run.args.hostile() {
+            row("hostile mix, where each kind ended up", hostile_row(a));
+        }
         row(
             "WFM requests",
             format!(
@@ -208,6 +236,18 @@ impl Summary<'_> {
         if a.lost.len() > 20 {
             println!("LOST: … and {} more", a.lost.len() - 20);
         }
+        for w in a.waiting.iter().take(20) {
+            let i = w.event_id.as_deref().and_then(|id| run.fam.index_of(id));
+            println!(
+                "WAITING: event #{} id {} {}",
+                i.map_or_else(|| "?".to_owned(), |i| i.to_string()),
+                w.event_id.as_deref().unwrap_or("(none)"),
+                w.until
+            );
+        }
+        if a.waiting.len() > 20 {
+            println!("WAITING: … and {} more", a.waiting.len() - 20);
+        }
         let ok = self.ok();
         println!(
             "{}",
@@ -219,6 +259,46 @@ impl Summary<'_> {
         );
         ok
     }
+}
+
+/// The waiting messages: how many, and the range of their times.
+fn waiting_row(waiting: &[Waiting]) -> String {
+    match (waiting.first(), waiting.last()) {
+        (Some(first), Some(last)) => format!(
+            "{} (earliest {}, latest {}; listed below as WAITING)",
+            waiting.len(),
+            first.until,
+            last.until
+        ),
+        _ => "0".to_owned(),
+    }
+}
+
+/// Per kind of the hostile mix: `<kind>: <n> sent (<place> <n>, …)`.
+fn hostile_row(a: &Accounting) -> String {
+    let mut by_kind: BTreeMap<&'static str, BTreeMap<Place, usize>> = BTreeMap::new();
+    for (i, place) in a.places.iter().enumerate() {
+        let kind = Hostile::of(i);
+        if kind != Hostile::Plain {
+            *by_kind
+                .entry(kind.label())
+                .or_default()
+                .entry(*place)
+                .or_default() += 1;
+        }
+    }
+    by_kind
+        .iter()
+        .map(|(kind, places)| {
+            let sent: usize = places.values().sum();
+            let places: Vec<String> = places
+                .iter()
+                .map(|(p, n)| format!("{} {n}", p.label()))
+                .collect();
+            format!("{kind}: {sent} sent ({})", places.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// `BTreeMap` as `k n, k n`, or `-`.

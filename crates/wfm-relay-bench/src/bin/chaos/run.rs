@@ -26,6 +26,8 @@ pub struct Run {
     pub sqs: aws_sdk_sqs::Client,
     /// The retry queue, DLQ and archive bucket of the run.
     pub stack: LocalStack,
+    /// The retry queue's messages as the SQS answers show them.
+    pub ledger: std::sync::Arc<crate::ledger::Ledger>,
     /// The scripted WFM server.
     pub wfm: ScriptedWfm,
     /// Counters of the sender and the consumers.

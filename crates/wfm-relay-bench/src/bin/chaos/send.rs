@@ -37,7 +37,7 @@ pub async fn send_all(run: Arc<Run>, apis: Vec<RuntimeApi>) -> anyhow::Result<()
         let api = apis[lane].clone();
         let (run, free_tx) = (Arc::clone(&run), free_tx.clone());
         running.spawn(async move {
-            let payload = run.fam.event(i);
+            let payload = wfm_relay_bench::hostile::event(&run.fam, i, run.args.hostile());
             let outcome = invoke_event(&run, &api, &payload).await?;
             lock(&run.outcomes)[i] = outcome;
             run.counters.completed.fetch_add(1, Ordering::SeqCst);
