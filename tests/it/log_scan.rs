@@ -24,16 +24,6 @@ impl LogScan {
         self.add(place, String::from_utf8_lossy(bytes).into_owned());
     }
 
-    /// The texts of the places whose name starts with `prefix`, joined by newlines.
-    pub fn text_of(&self, prefix: &str) -> String {
-        self.places
-            .iter()
-            .filter(|(p, _)| p.starts_with(prefix))
-            .map(|(_, t)| t.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
     /// Panics, naming the place and the line, when any text holds any of `secrets`.
     pub fn assert_free_of(&self, secrets: &[&str]) {
         for (place, text) in &self.places {
