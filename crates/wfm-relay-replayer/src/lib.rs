@@ -211,7 +211,7 @@ impl Replayer {
 
 /// The request that continues `req`: when it is continuable and stopped early (or left letters
 /// `in_flight` / `not_reached`) with work left,
-/// the `next` a stage set (replay-archive: after its last object) or `req` itself. An unknown
+/// the `next` a stage set (replay-archive: its (object key, line) point) or `req` itself. An unknown
 /// DLQ depth (`remaining: null`) counts as work left: a failed read never drops `next`.
 fn next_request(plan: &Plan, req: &Request, report: &Report) -> Option<Request> {
     let work_left = plan.reads_archive || report.remaining != Some(0);

@@ -304,7 +304,8 @@ pub struct CorruptObject {
     pub key: String,
     /// Lines read in full (blank ones included) before the damage; their letters were handled.
     pub lines_read: usize,
-    /// What is wrong, e.g. `unreadable after line 998: corrupt deflate stream`.
+    /// What is wrong, e.g. `unreadable after line 998: <the gzip decoder's message>` or
+    /// `line 17 is not a dead letter: <serde_json's message>`.
     pub error: String,
 }
 
