@@ -21,6 +21,7 @@ mod replayer;
 mod replayer_honest;
 mod secrets;
 mod signing;
+mod snapshot;
 mod sqs_cases;
 mod strict_sqs;
 mod support;

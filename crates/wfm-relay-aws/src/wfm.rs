@@ -2,7 +2,7 @@
 //!
 //! What the request carries (PRODUCT.md §3): `Content-Type: application/json`,
 //! `User-Agent: wfm-relay/<version>`, `Idempotency-Key`, `X-Event-Id`, `X-Event-Time`,
-//! `X-Genesys-Topic`, `X-Attempt`, `X-Replay: true` for replays, and the optional bearer token.
+//! `X-Genesys-Topic`, `X-Attempt`, `X-Replay: true` for replays, `X-Snapshot: true` for snapshot events, and the optional bearer token.
 //! With signing keys configured, also the Standard Webhooks headers `webhook-id` (= the
 //! idempotency key), `webhook-timestamp` (the send time of this request, Unix seconds) and
 //! `webhook-signature` (one `v1,` signature per key over the exact body bytes sent;
@@ -214,6 +214,9 @@ impl WfmClient {
         }
         if d.replay {
             req = req.header("X-Replay", "true");
+        }
+        if d.snapshot {
+            req = req.header("X-Snapshot", "true");
         }
         if let Some(a) = credentials.authorization() {
             req = req.header(AUTHORIZATION, a.clone());

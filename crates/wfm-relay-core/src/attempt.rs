@@ -30,6 +30,9 @@ pub struct Delivery {
     pub attempt: u32,
     /// Adds `X-Replay: true` (the POSTs of `replay` and `replay-archive`).
     pub replay: bool,
+    /// Adds `X-Snapshot: true`: the event's `source` starts with `wfm-relay.snapshot/` (a state
+    /// snapshot event, PRODUCT.md §3, §6), on every entry and on replays.
+    pub snapshot: bool,
 }
 
 impl Delivery {
@@ -52,6 +55,7 @@ impl Delivery {
             detail_type: info.detail_type.clone(),
             attempt,
             replay,
+            snapshot: info.source.starts_with(crate::snapshot::SOURCE_PREFIX),
         }
     }
 }

@@ -33,6 +33,13 @@ pub fn genesys_org_id(source: &str) -> Option<&str> {
     (!org.is_empty() && !suffix.is_empty()).then_some(org)
 }
 
+/// The org id of a snapshot source `wfm-relay.snapshot/<orgId>`, or `None` for any other source.
+pub fn snapshot_org_id(source: &str) -> Option<&str> {
+    source
+        .strip_prefix(crate::snapshot::SOURCE_PREFIX)
+        .filter(|o| !o.is_empty() && !o.contains('/'))
+}
+
 /// `ALLOWED_SOURCES`: a comma list of EventBridge `source` values or Genesys Cloud organization
 /// ids. Empty means every source is allowed.
 ///
@@ -63,9 +70,20 @@ impl SourceAllowList {
     }
 
     /// Whether events from `source` may be delivered.
+    ///
+    /// A snapshot source `wfm-relay.snapshot/<orgId>` (PRODUCT.md §6) is admitted when the list
+    /// names that org id bare, or inside a listed `aws.partner/genesys.com/cloud/<orgId>/…`
+    /// source.
     pub fn allows(&self, source: &str) -> bool {
         if self.0.is_empty() {
             return true;
+        }
+        if let Some(org) = snapshot_org_id(source) {
+            return self.0.iter().any(|e| {
+                e == source
+                    || e.eq_ignore_ascii_case(org)
+                    || genesys_org_id(e).is_some_and(|o| o.eq_ignore_ascii_case(org))
+            });
         }
         let org = genesys_org_id(source);
         self.0
@@ -171,6 +189,9 @@ pub struct GuardInput<'a> {
     pub topic_name: Option<&'a str>,
     /// The state time (PRODUCT.md §2); `None` means the age is unknown and never expires.
     pub state_time: Option<SystemTime>,
+    /// `detail.timestamp` (when Genesys published the event, or when a snapshot read the
+    /// state); a snapshot event's age is measured from it (PRODUCT.md §6).
+    pub published_time: Option<SystemTime>,
 }
 
 impl<'a> From<&'a EventInfo> for GuardInput<'a> {
@@ -180,6 +201,7 @@ impl<'a> From<&'a EventInfo> for GuardInput<'a> {
             detail_type: &e.detail_type,
             topic_name: e.topic_name.as_deref(),
             state_time: e.state_time,
+            published_time: e.published_time,
         }
     }
 }
@@ -195,8 +217,10 @@ pub struct Refusal {
 
 /// Decides whether `ev` may be POSTed live at `now`: `None` to go ahead, else the refusal.
 ///
-/// The source is checked first. The age is `now − state time`; an event without a state time,
-/// or whose state time is in the future, never expires. An age equal to the limit still passes.
+/// The source is checked first. The age is `now − state time` (for a snapshot event, whose
+/// source starts with `wfm-relay.snapshot/`, `now − detail.timestamp`: an agent AVAILABLE for
+/// six hours read a second ago is fresh); an event without that time, or whose time is in the
+/// future, never expires. An age equal to the limit still passes.
 pub fn check(
     allowed: &SourceAllowList,
     max_age: &MaxEventAge,
@@ -210,7 +234,12 @@ pub fn check(
         });
     }
     let (pattern, limit) = max_age.limit_for(ev.topic_name, ev.detail_type)?;
-    let age = now.duration_since(ev.state_time?).ok()?;
+    let since = if snapshot_org_id(ev.source).is_some() {
+        ev.published_time?
+    } else {
+        ev.state_time?
+    };
+    let age = now.duration_since(since).ok()?;
     (age > limit).then(|| Refusal {
         reason: Reason::Expired,
         message: format!(
@@ -329,6 +358,7 @@ mod tests {
             detail_type: "v2.users.{id}.presence",
             topic_name: Some("v2.users.u1.presence"),
             state_time: state.map(at),
+            published_time: None,
         };
         let table: &[(GuardInput<'_>, Option<Reason>)] = &[
             (presence(SRC, Some("2026-03-02T09:50:00Z")), None),
@@ -356,6 +386,7 @@ mod tests {
                     detail_type: "v2.users.{id}.activity",
                     topic_name: None,
                     state_time: Some(at("2026-03-02T09:30:00Z")),
+                    published_time: None,
                 },
                 None,
             ),
@@ -365,6 +396,7 @@ mod tests {
                     detail_type: "v2.users.{id}.activity",
                     topic_name: None,
                     state_time: Some(at("2026-03-02T08:59:00Z")),
+                    published_time: None,
                 },
                 Some(Reason::Expired),
             ),
@@ -394,5 +426,56 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn snapshot_sources_are_allowed_by_org_and_aged_from_the_read_time() {
+        let snap = format!("wfm-relay.snapshot/{ORG}");
+        for list in [ORG, SRC, &snap] {
+            let allowed: SourceAllowList = list.parse().expect("parses");
+            assert!(allowed.allows(&snap), "{list}");
+            assert!(!allowed.allows("wfm-relay.snapshot/other-org"), "{list}");
+        }
+        let upper: SourceAllowList = ORG.to_ascii_uppercase().parse().expect("parses");
+        assert!(upper.allows(&snap));
+        assert!(
+            !SourceAllowList::from_str("other")
+                .expect("parses")
+                .allows(&snap)
+        );
+        assert_eq!(snapshot_org_id("wfm-relay.snapshot/"), None);
+        assert_eq!(snapshot_org_id("wfm-relay.snapshot/a/b"), None);
+
+        let allowed: SourceAllowList = SRC.parse().expect("parses");
+        let max_age: MaxEventAge = "*=15m".parse().expect("parses");
+        let now = at("2026-03-02T10:00:00Z");
+        let input = |source, published: &str| GuardInput {
+            source,
+            detail_type: "v2.users.{id}.presence",
+            topic_name: Some("v2.users.u1.presence"),
+            state_time: Some(at("2026-03-02T04:00:00Z")),
+            published_time: Some(at(published)),
+        };
+        // Six hours in the state, read a second ago: fresh.
+        assert_eq!(
+            check(
+                &allowed,
+                &max_age,
+                input(&snap, "2026-03-02T09:59:59Z"),
+                now
+            ),
+            None
+        );
+        // A snapshot event that waited too long since it was read expires.
+        let r = check(
+            &allowed,
+            &max_age,
+            input(&snap, "2026-03-02T09:40:00Z"),
+            now,
+        );
+        assert_eq!(r.map(|r| r.reason), Some(Reason::Expired));
+        // A live event still ages from its state time.
+        let r = check(&allowed, &max_age, input(SRC, "2026-03-02T09:59:59Z"), now);
+        assert_eq!(r.map(|r| r.reason), Some(Reason::Expired));
     }
 }

@@ -634,4 +634,20 @@ mod tests {
         assert_eq!(evs.len(), 1);
         assert_eq!(evs[0].topic, format!("v2.users.{USER}.routingStatus"));
     }
+
+    #[test]
+    fn snapshot_events_are_delivered_with_x_snapshot() {
+        use crate::attempt::Delivery;
+        use crate::event::BodyMode;
+        let evs = events();
+        let info = parse_event(&evs[0].bytes).expect("parses");
+        let d = Delivery::for_event(&info, &evs[0].bytes, BodyMode::Event, 1, false);
+        assert!(d.snapshot);
+        assert!(!d.replay);
+        assert_eq!(d.event_time.as_deref(), Some("2025-03-04T09:00:00.120Z"));
+        let live: Value = serde_json::from_str(PRESENCE_FIXTURES[0]).expect("fixture");
+        let raw = serde_json::to_vec(&live).expect("json");
+        let info = parse_event(&raw).expect("parses");
+        assert!(!Delivery::for_event(&info, &raw, BodyMode::Event, 1, false).snapshot);
+    }
 }

@@ -23,10 +23,14 @@ mod replay;
 mod replay_archive;
 pub mod request;
 mod scan;
+pub mod snapshot;
+pub mod snapshot_request;
 
 pub use plan::{PageWork, Plan, SelectionWork};
 pub use request::{Action, Mode, PeekedLetter, Report, Request, RequestError, Stats, StopReason};
 pub use request::{CorruptObject, ResumeAt};
+pub use snapshot::Snapshotter;
+pub use snapshot_request::{SnapshotReport, SnapshotRequest, SnapshotTopic};
 pub use wfm_relay_aws::relay::StartError;
 
 use std::time::SystemTime;
