@@ -4,6 +4,8 @@
 
 mod aws_rules;
 mod breaker;
+mod c22_signatures;
+mod c23_one_mib;
 mod corpus;
 mod eventbridge_cases;
 mod faults;
