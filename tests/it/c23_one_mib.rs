@@ -191,7 +191,12 @@ async fn run(retry_max: Option<usize>, dlq_max: Option<usize>, raw_letters: bool
     assert_eq!(dlq_limit, dlq_max.unwrap_or(MIB));
     let events = events(&case);
     let wfm = wfm(&[503]).await;
-    let env = [("INLINE_ATTEMPTS", "1"), ("RETRY_SCHEDULE", "1s")];
+    // The breaker off: every event meets WFM's 503 itself until its schedule runs out.
+    let env = [
+        ("INLINE_ATTEMPTS", "1"),
+        ("RETRY_SCHEDULE", "1s"),
+        ("BREAKER_FAILURES", "0"),
+    ];
     let fwd = stack.forwarder(&wfm.url(), &env);
     let mut expected = Expected {
         inline: vec![true; events.len()],
