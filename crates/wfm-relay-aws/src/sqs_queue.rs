@@ -109,7 +109,9 @@ impl SqsQueue {
         let size = body.len();
         let mut env = env.clone();
         let mut claim_check = None;
-        if let (Some(bucket), Some(event)) = (claim.bucket(), env.event.take()) {
+        if let Some(bucket) = claim.bucket()
+            && let Some(event) = env.event.take()
+        {
             let pointer = claim.put(bucket, event.into_bytes()).await?;
             env.event_s3 = Some(pointer.clone());
             claim_check = Some(pointer);
@@ -463,7 +465,7 @@ mod tests {
     //! (it fails entries only for its own validation), answered by `aws-smithy-mocks` rules at
     //! the SDK's interceptor layer: the real client, the real request, a scripted answer.
 
-    use crate::queues::{BatchEntry, QueueSettings, Queues, Received};
+    use crate::queues::{BatchEntry, QueueError, QueueSettings, Queues, Received};
     use aws_sdk_sqs::Client;
     use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
     use aws_sdk_sqs::operation::delete_message_batch::{
@@ -659,5 +661,51 @@ mod tests {
         // Two chunks (10 + 2), two failed calls: nothing is counted as removed.
         assert!(q.dlq().delete_batch(&refs).await.is_empty());
         assert_eq!(rule.num_calls(), 2);
+    }
+
+    fn large_envelope() -> wfm_relay_core::envelope::EnvelopeV1 {
+        let event = format!("{{\"pad\":\"{}\"}}", "x".repeat(2_000));
+        wfm_relay_core::envelope::EnvelopeV1::new(event.as_bytes(), None)
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_limit_is_not_assumed_sqs_judges_the_message() {
+        use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesError;
+        use aws_sdk_sqs::operation::send_message::SendMessageOutput;
+        let attrs = mock!(Client::get_queue_attributes).then_error(|| {
+            GetQueueAttributesError::QueueDoesNotExist(
+                QueueDoesNotExist::builder().message("throttled").build(),
+            )
+        });
+        let send = mock!(Client::send_message)
+            .match_requests(|r| r.message_body().is_some_and(|b| b.len() > 2_000))
+            .then_output(|| SendMessageOutput::builder().message_id("m-1").build());
+        // No claim-check bucket: above the 1,024-byte bound, the message is sent for SQS to judge,
+        // never refused on a guessed limit.
+        let q = queues(&[&attrs, &send]);
+        let sent = q.retry().enqueue(&large_envelope(), 0).await.expect("sent");
+        assert_eq!((sent.message_id.as_str(), sent.claim_check), ("m-1", None));
+        assert_eq!((attrs.num_calls(), send.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_limit_read_from_the_queue_decides_without_a_call() {
+        use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesOutput;
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let attrs = mock!(Client::get_queue_attributes).then_output(|| {
+            GetQueueAttributesOutput::builder()
+                .attributes(QueueAttributeName::MaximumMessageSize, "1024")
+                .build()
+        });
+        let q = queues(&[&attrs]);
+        let err = q
+            .retry()
+            .enqueue(&large_envelope(), 0)
+            .await
+            .expect_err("no bucket for a claim check");
+        assert!(
+            matches!(err, QueueError::Oversize { limit: 1024, .. }),
+            "{err}"
+        );
     }
 }
