@@ -8,6 +8,8 @@ mod c24_continuation;
 mod c25_gzip_members;
 mod c26_excerpts;
 mod c27_no_secret;
+mod c22_signatures;
+mod c23_one_mib;
 mod corpus;
 mod deploy_relayctl;
 mod eventbridge_cases;

@@ -4,7 +4,7 @@
 //!   `AttemptResult` that `wfm_relay_core::attempt::verdict` classifies).
 //! * [`queues`]: the SQS retry queue and dead-letter queue as typed handles
 //!   ([`queues::Queues::retry`], [`queues::Queues::dlq`]), with the size check against the
-//!   queue's `MaximumMessageSize`.
+//!   queue's `MaximumMessageSize`; [`sqs_limits`]: SQS's batch and size limits.
 //! * [`claim_check`]: the S3 claim check for events too large for a queue message.
 //! * [`telemetry`]: the JSON log subscriber, the EMF writer and error chains, shared by both
 //!   Lambdas.
@@ -25,6 +25,7 @@ pub mod genesys;
 pub mod queues;
 pub mod relay;
 pub mod secrets;
+pub mod sqs_limits;
 mod sqs_queue;
 pub mod telemetry;
 pub mod wfm;

@@ -4,10 +4,9 @@
 //! [`Queues::retry`] gives the [`RetryQueue`] (enqueue with a delay, set a received message's
 //! visibility, SendMessageBatch for a redrive); [`Queues::dlq`] gives the [`DeadLetterQueue`]
 //! (park, receive, delete, release, depth). Only the DLQ handle can park. The size rule and the
-//! per-entry batch results are in `sqs_queue.rs`.
+//! per-entry batch results are in `sqs_queue.rs`, the batch limits in [`crate::sqs_limits`].
 
 use crate::claim_check::ClaimCheck;
-pub use crate::sqs_queue::FALLBACK_MAX_MESSAGE_BYTES;
 use crate::sqs_queue::SqsQueue;
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::envelope::{EnvelopeV1, S3Pointer};
@@ -97,6 +96,17 @@ pub struct BatchEntry {
     pub id: String,
     /// Message body.
     pub body: String,
+    /// `DelaySeconds` (0–900).
+    pub delay_s: i32,
+}
+
+/// One envelope for [`RetryQueue::send_envelopes`].
+#[derive(Debug, Clone)]
+pub struct EnvelopeEntry {
+    /// Caller's id for the entry (unique within the call; letters, digits, `-`, `_`, ≤ 80 chars).
+    pub id: String,
+    /// The envelope to send (its event is claim-checked when the message would not fit).
+    pub env: EnvelopeV1,
     /// `DelaySeconds` (0–900).
     pub delay_s: i32,
 }
@@ -219,12 +229,23 @@ impl RetryQueue<'_> {
         self.queue.change_visibility(receipt_handle, secs).await
     }
 
-    /// Sends any number of entries with SendMessageBatch (chunks of 10), reading the per-entry
-    /// result: an entry SQS lists in `Failed` (or in neither list) is never counted as sent
-    /// (case C19). Entries that failed without sender fault are sent once more; what still
-    /// fails is returned in `failed`. A call that fails as a whole marks all its entries failed.
+    /// Sends any number of entries with SendMessageBatch (calls of at most 10 entries and
+    /// 1 MiB in total, [`crate::sqs_limits::batch_ranges`]), reading the per-entry result: an
+    /// entry SQS lists in `Failed` (or in neither list) is never counted as sent (case C19).
+    /// Entries that failed without sender fault are sent once more; what still fails is
+    /// returned in `failed`. A call that fails as a whole marks all its entries failed. Bodies
+    /// are sent as they are: use [`RetryQueue::send_envelopes`] for envelopes that may need a
+    /// claim check.
     pub async fn send_batch(&self, entries: Vec<BatchEntry>) -> BatchOutcome {
         self.queue.send_batch(entries).await
+    }
+
+    /// Sends envelopes with SendMessageBatch as [`RetryQueue::send_batch`] does, each first
+    /// fitted to the queue's `MaximumMessageSize` like [`RetryQueue::enqueue`] (its event moved
+    /// to the claim check when the message would not fit; case C23). An envelope that cannot
+    /// be fitted (no bucket, S3 failure) is in `failed` with the reason.
+    pub async fn send_envelopes(&self, entries: Vec<EnvelopeEntry>) -> BatchOutcome {
+        self.queue.send_envelopes(self.claim, entries).await
     }
 
     /// The queue's message counts.

@@ -2,26 +2,27 @@
 //! [`crate::queues`] ([`crate::queues::RetryQueue`], [`crate::queues::DeadLetterQueue`]) expose
 //! the ones each queue needs.
 //!
-//! Size rule (case C12): SQS refuses a message whose body plus message attributes (name, data
-//! type and value bytes) exceed the queue's `MaximumMessageSize` attribute (1,024 to 1,048,576
-//! bytes; Amazon SQS API Reference, SetQueueAttributes and SendMessage). wfm-relay sends no
-//! message attributes, so the body's UTF-8 length is compared with the attribute read from the
-//! queue itself (once per queue and process). An envelope that is too large has its event moved
-//! to S3 byte for byte (claim check) and carries `event_s3` instead of `event`.
+//! Size rule (cases C12, C23): SQS refuses a message whose body plus message attributes (name,
+//! data type and value bytes) exceed the queue's `MaximumMessageSize` attribute (1,024 to
+//! 1,048,576 bytes; Amazon SQS API Reference, SetQueueAttributes and SendMessage). wfm-relay
+//! sends no message attributes, so the body's UTF-8 length is compared with the attribute read
+//! from the queue itself (GetQueueAttributes, once per queue and process; read again after SQS
+//! refused a message as too long). An envelope that is too large has its event moved to S3 byte
+//! for byte (claim check) and carries `event_s3` instead of `event`. While the limit cannot be
+//! read, nothing is assumed about it: the bound is the smallest a queue can have (1,024 bytes),
+//! so a larger envelope goes to the claim check (or, without a bucket, is sent for SQS to judge).
+//! SendMessageBatch calls are cut at 10 entries and 1 MiB in total ([`crate::sqs_limits`]).
 
 use crate::claim_check::ClaimCheck;
-use crate::queues::{BatchEntry, BatchOutcome, Depth, QueueError, Received, Sent};
-use aws_sdk_sqs::error::DisplayErrorContext;
+use crate::queues::{BatchEntry, BatchOutcome, Depth, EnvelopeEntry, QueueError, Received, Sent};
+use crate::sqs_limits::{MAX_BATCH_BYTES, MIN_MESSAGE_BYTES, batch_ranges};
+use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
     MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use tokio::sync::Mutex;
-use wfm_relay_core::envelope::EnvelopeV1;
-
-/// Size assumed when a queue's `MaximumMessageSize` cannot be read: 262,144 bytes, the historical
-/// default and the smallest value a queue created before August 2025 may still have.
-pub const FALLBACK_MAX_MESSAGE_BYTES: usize = 262_144;
+use wfm_relay_core::envelope::{EnvelopeV1, S3Pointer};
 
 /// One queue: the SQS client, the URL and its `MaximumMessageSize` once read.
 #[derive(Debug)]
@@ -29,6 +30,12 @@ pub(crate) struct SqsQueue {
     sqs: aws_sdk_sqs::Client,
     url: String,
     limit: Mutex<Option<usize>>,
+}
+
+/// An envelope made ready to send: its body, and the claim check it needed.
+struct Fitted {
+    body: String,
+    claim_check: Option<S3Pointer>,
 }
 
 impl SqsQueue {
@@ -52,12 +59,12 @@ impl SqsQueue {
         }
     }
 
-    /// The queue's `MaximumMessageSize` in bytes, read once and cached;
-    /// [`FALLBACK_MAX_MESSAGE_BYTES`] when it cannot be read (read again next time).
-    pub(crate) async fn max_message_bytes(&self) -> usize {
+    /// The queue's `MaximumMessageSize` in bytes, read once and cached; `None` when it cannot be
+    /// read (read again next time).
+    pub(crate) async fn max_message_bytes(&self) -> Option<usize> {
         let mut limit = self.limit.lock().await;
         if let Some(l) = *limit {
-            return l;
+            return Some(l);
         }
         let read = self
             .sqs
@@ -66,74 +73,139 @@ impl SqsQueue {
             .attribute_names(QueueAttributeName::MaximumMessageSize)
             .send()
             .await;
-        let read = match read {
+        *limit = match read {
             Ok(out) => out
                 .attributes()
                 .and_then(|a| a.get(&QueueAttributeName::MaximumMessageSize))
                 .and_then(|v| v.parse().ok()),
             Err(e) => {
-                tracing::warn!(queue = %self.url, error = %DisplayErrorContext(&e), "cannot read MaximumMessageSize");
+                tracing::warn!(queue = %self.url, error = %DisplayErrorContext(&e),
+                    bound = MIN_MESSAGE_BYTES, "cannot read MaximumMessageSize; claim-checking what exceeds the smallest limit a queue can have");
                 None
             }
         };
-        *limit = read;
-        read.unwrap_or(FALLBACK_MAX_MESSAGE_BYTES)
+        *limit
+    }
+
+    /// Forgets the cached `MaximumMessageSize` (SQS refused a message as too long: the queue's
+    /// attribute changed since it was read).
+    async fn forget_limit(&self) {
+        *self.limit.lock().await = None;
+    }
+
+    /// The body to send for `env`: as it is when it fits the queue's limit; else with its event
+    /// moved to the claim-check bucket (and, if even that is too long, without its excerpt and
+    /// with `last_error` cut to 200 characters).
+    async fn fit(&self, claim: &ClaimCheck, env: &EnvelopeV1) -> Result<Fitted, QueueError> {
+        let limit = self.max_message_bytes().await;
+        let bound = limit.unwrap_or(MIN_MESSAGE_BYTES);
+        let mut body = env.to_json();
+        if body.len() <= bound {
+            return Ok(Fitted {
+                body,
+                claim_check: None,
+            });
+        }
+        let size = body.len();
+        let mut env = env.clone();
+        let mut claim_check = None;
+        if let Some(bucket) = claim.bucket()
+            && let Some(event) = env.event.take()
+        {
+            let pointer = claim.put(bucket, event.into_bytes()).await?;
+            env.event_s3 = Some(pointer.clone());
+            claim_check = Some(pointer);
+            body = env.to_json();
+        } else if env.event.is_some() && limit.is_some() {
+            return Err(QueueError::Oversize {
+                size,
+                limit: bound,
+                why: "no ARCHIVE_BUCKET is configured for claim checks".into(),
+            });
+        }
+        if body.len() > bound {
+            env.excerpt = None;
+            env.last_error = env.last_error.map(|e| e.chars().take(200).collect());
+            body = env.to_json();
+        }
+        match limit {
+            Some(limit) if body.len() > limit => Err(QueueError::Oversize {
+                size: body.len(),
+                limit,
+                why: "even the claim-check pointer does not fit".into(),
+            }),
+            _ => Ok(Fitted { body, claim_check }),
+        }
     }
 
     /// Sends `env` with `DelaySeconds = delay_s` (0–900), moving the event to the claim-check
-    /// bucket first when the message would be too large.
+    /// bucket first when the message would be too large. When SQS refuses the message as too
+    /// long (its limit changed since it was read), the limit is read again and the message
+    /// fitted and sent once more.
     pub(crate) async fn send(
         &self,
         claim: &ClaimCheck,
         env: &EnvelopeV1,
         delay_s: u32,
     ) -> Result<Sent, QueueError> {
-        let limit = self.max_message_bytes().await;
-        let mut env = env.clone();
-        let mut body = env.to_json();
-        let mut claim_check = None;
-        if body.len() > limit {
-            let size = body.len();
-            let (Some(bucket), Some(event)) = (claim.bucket(), env.event.take()) else {
-                return Err(QueueError::Oversize {
-                    size,
-                    limit,
-                    why: "no ARCHIVE_BUCKET is configured for claim checks".into(),
-                });
-            };
-            let pointer = claim.put(bucket, event.into_bytes()).await?;
-            env.event_s3 = Some(pointer.clone());
-            claim_check = Some(pointer);
-            body = env.to_json();
-            if body.len() > limit {
-                env.excerpt = None;
-                env.last_error = env.last_error.map(|e| e.chars().take(200).collect());
-                body = env.to_json();
-            }
-            if body.len() > limit {
-                return Err(QueueError::Oversize {
-                    size: body.len(),
-                    limit,
-                    why: "even the claim-check pointer does not fit".into(),
-                });
+        let mut fitted = self.fit(claim, env).await?;
+        let delay = i32::try_from(delay_s.min(900)).unwrap_or(900);
+        let mut again = true;
+        loop {
+            let out = self
+                .sqs
+                .send_message()
+                .queue_url(&self.url)
+                .message_body(&fitted.body)
+                .delay_seconds(delay)
+                .send()
+                .await;
+            match out {
+                Ok(out) => {
+                    return Ok(Sent {
+                        message_id: out.message_id().unwrap_or_default().to_owned(),
+                        claim_check: fitted.claim_check,
+                    });
+                }
+                Err(e) if again && too_long(&e) => {
+                    tracing::warn!(queue = %self.url, bytes = fitted.body.len(), error = %DisplayErrorContext(&e),
+                        "SQS refused the message as too long; reading MaximumMessageSize again");
+                    again = false;
+                    self.forget_limit().await;
+                    fitted = self.fit(claim, env).await?;
+                }
+                Err(e) => {
+                    return Err(QueueError::Send {
+                        queue: self.url.clone(),
+                        message: DisplayErrorContext(&e).to_string(),
+                    });
+                }
             }
         }
-        let out = self
-            .sqs
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .delay_seconds(i32::try_from(delay_s.min(900)).unwrap_or(900))
-            .send()
-            .await
-            .map_err(|e| QueueError::Send {
-                queue: self.url.clone(),
-                message: DisplayErrorContext(&e).to_string(),
-            })?;
-        Ok(Sent {
-            message_id: out.message_id().unwrap_or_default().to_owned(),
-            claim_check,
-        })
+    }
+
+    /// Sends envelopes with SendMessageBatch, each fitted to the queue's limit first (claim
+    /// check) as [`SqsQueue::send`] does; an envelope that cannot be fitted is failed with why.
+    pub(crate) async fn send_envelopes(
+        &self,
+        claim: &ClaimCheck,
+        entries: Vec<EnvelopeEntry>,
+    ) -> BatchOutcome {
+        let mut failed = Vec::new();
+        let mut ready = Vec::with_capacity(entries.len());
+        for e in entries {
+            match self.fit(claim, &e.env).await {
+                Ok(f) => ready.push(BatchEntry {
+                    id: e.id,
+                    body: f.body,
+                    delay_s: e.delay_s,
+                }),
+                Err(err) => failed.push((e.id, err.to_string())),
+            }
+        }
+        let mut outcome = self.send_batch(ready).await;
+        outcome.failed.extend(failed);
+        outcome
     }
 
     /// Sets a received message's visibility timeout (seconds, 0–43,200).
@@ -153,11 +225,26 @@ impl SqsQueue {
         Ok(())
     }
 
-    /// SendMessageBatch in chunks of 10, reading the per-entry result (see
-    /// [`crate::queues::RetryQueue::send_batch`]).
+    /// SendMessageBatch in calls of at most 10 entries and 1 MiB in total ([`batch_ranges`]),
+    /// reading the per-entry result (see [`crate::queues::RetryQueue::send_batch`]). A body
+    /// over 1 MiB on its own is failed without a call.
     pub(crate) async fn send_batch(&self, entries: Vec<BatchEntry>) -> BatchOutcome {
         let mut outcome = BatchOutcome::default();
-        for chunk in entries.chunks(10) {
+        let sizes: Vec<usize> = entries.iter().map(|e| e.body.len()).collect();
+        for range in batch_ranges(&sizes) {
+            let chunk = &entries[range];
+            if let [one] = chunk
+                && one.body.len() > MAX_BATCH_BYTES
+            {
+                outcome.failed.push((
+                    one.id.clone(),
+                    format!(
+                        "a body of {} bytes exceeds SendMessageBatch's {MAX_BATCH_BYTES}-byte total",
+                        one.body.len()
+                    ),
+                ));
+                continue;
+            }
             let mut pending: Vec<BatchEntry> = chunk.to_vec();
             for round in 0..2 {
                 let (sent, failed, retryable) = self.batch_once(&pending).await;
@@ -363,13 +450,22 @@ impl SqsQueue {
     }
 }
 
+/// Whether SQS refused a SendMessage because the message is longer than the queue's
+/// `MaximumMessageSize` (`InvalidParameterValue`, "Message must be shorter than N bytes").
+fn too_long<E: ProvideErrorMetadata, R>(e: &aws_sdk_sqs::error::SdkError<E, R>) -> bool {
+    e.as_service_error().is_some_and(|s| {
+        s.code() == Some("InvalidParameterValue")
+            && s.message().is_some_and(|m| m.contains("shorter than"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     //! Per-entry results of SendMessageBatch and DeleteMessageBatch, which moto cannot produce
     //! (it fails entries only for its own validation), answered by `aws-smithy-mocks` rules at
     //! the SDK's interceptor layer: the real client, the real request, a scripted answer.
 
-    use crate::queues::{BatchEntry, QueueSettings, Queues, Received};
+    use crate::queues::{BatchEntry, QueueError, QueueSettings, Queues, Received};
     use aws_sdk_sqs::Client;
     use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
     use aws_sdk_sqs::operation::delete_message_batch::{
@@ -565,5 +661,51 @@ mod tests {
         // Two chunks (10 + 2), two failed calls: nothing is counted as removed.
         assert!(q.dlq().delete_batch(&refs).await.is_empty());
         assert_eq!(rule.num_calls(), 2);
+    }
+
+    fn large_envelope() -> wfm_relay_core::envelope::EnvelopeV1 {
+        let event = format!("{{\"pad\":\"{}\"}}", "x".repeat(2_000));
+        wfm_relay_core::envelope::EnvelopeV1::new(event.as_bytes(), None)
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_limit_is_not_assumed_sqs_judges_the_message() {
+        use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesError;
+        use aws_sdk_sqs::operation::send_message::SendMessageOutput;
+        let attrs = mock!(Client::get_queue_attributes).then_error(|| {
+            GetQueueAttributesError::QueueDoesNotExist(
+                QueueDoesNotExist::builder().message("throttled").build(),
+            )
+        });
+        let send = mock!(Client::send_message)
+            .match_requests(|r| r.message_body().is_some_and(|b| b.len() > 2_000))
+            .then_output(|| SendMessageOutput::builder().message_id("m-1").build());
+        // No claim-check bucket: above the 1,024-byte bound, the message is sent for SQS to judge,
+        // never refused on a guessed limit.
+        let q = queues(&[&attrs, &send]);
+        let sent = q.retry().enqueue(&large_envelope(), 0).await.expect("sent");
+        assert_eq!((sent.message_id.as_str(), sent.claim_check), ("m-1", None));
+        assert_eq!((attrs.num_calls(), send.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_limit_read_from_the_queue_decides_without_a_call() {
+        use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesOutput;
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let attrs = mock!(Client::get_queue_attributes).then_output(|| {
+            GetQueueAttributesOutput::builder()
+                .attributes(QueueAttributeName::MaximumMessageSize, "1024")
+                .build()
+        });
+        let q = queues(&[&attrs]);
+        let err = q
+            .retry()
+            .enqueue(&large_envelope(), 0)
+            .await
+            .expect_err("no bucket for a claim check");
+        assert!(
+            matches!(err, QueueError::Oversize { limit: 1024, .. }),
+            "{err}"
+        );
     }
 }

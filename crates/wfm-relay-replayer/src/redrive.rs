@@ -1,8 +1,11 @@
 //! Redrive: moves dead letters back to the retry queue (the forwarder's schedule runs again);
-//! a letter leaves the DLQ only after the retry queue accepted its copy.
+//! a letter leaves the DLQ only after the retry queue accepted its copy. The copies go in
+//! SendMessageBatch calls cut at 10 entries and 1 MiB in total, each fitted to the retry
+//! queue's own `MaximumMessageSize` (an event too large for it goes to the claim check; case
+//! C23).
 
 use crate::{Letter, Replayer, Report};
-use wfm_relay_aws::queues::{BatchEntry, Received};
+use wfm_relay_aws::queues::{EnvelopeEntry, Received};
 use wfm_relay_core::envelope::EnvelopeV1;
 use wfm_relay_core::replay::Shape;
 
@@ -11,10 +14,10 @@ use wfm_relay_core::replay::Shape;
 /// first attempt, key) kept, so `X-Attempt` continues after SQS restarts the receive count at 1
 /// for the new message (PRODUCT.md §4, §5; case C21). `max_receive_count` is the retry queue's
 /// `maxReceiveCount`.
-fn redrive_entry(id: usize, l: &Letter, max_receive_count: u32) -> BatchEntry {
-    BatchEntry {
+fn redrive_entry(id: usize, l: &Letter, max_receive_count: u32) -> EnvelopeEntry {
+    EnvelopeEntry {
         id: id.to_string(),
-        body: redriven(l, max_receive_count).to_json(),
+        env: redriven(l, max_receive_count),
         delay_s: 0,
     }
 }
@@ -57,7 +60,7 @@ impl Replayer {
             .enumerate()
             .map(|(i, l)| redrive_entry(i, l, self.max_receive_count()))
             .collect();
-        let out = self.queues.retry().send_batch(entries).await;
+        let out = self.queues.retry().send_envelopes(entries).await;
         let mut moved = Vec::new();
         let mut release = Vec::new();
         for (i, l) in page.into_iter().enumerate() {
