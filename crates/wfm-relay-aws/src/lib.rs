@@ -10,6 +10,8 @@
 //!   Lambdas.
 //! * [`auth`]: destination auth (none, bearer, oauth2 client credentials, api_key, basic): the
 //!   credentials provider and the OAuth token cache.
+//! * [`profile_source`]: the WFM output profile of a process (`WFM_PROFILE`), read and
+//!   validated at start-up, its agent table kept fresh.
 //! * [`aws`]: loading the shared AWS configuration once.
 //! * [`secrets`]: the WFM bearer token and signing keys, plain or from Secrets Manager / SSM,
 //!   cached and refreshed.
@@ -19,6 +21,7 @@ pub mod auth;
 pub mod aws;
 pub mod claim_check;
 pub mod credentials;
+pub mod profile_source;
 pub mod queues;
 pub mod relay;
 pub mod secrets;

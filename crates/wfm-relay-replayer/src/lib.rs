@@ -28,9 +28,11 @@ pub use plan::{PageWork, Plan, SelectionWork};
 pub use request::{Action, Mode, PeekedLetter, Report, Request, RequestError, Stats, StopReason};
 pub use wfm_relay_aws::relay::StartError;
 
+use std::sync::Arc;
 use std::time::SystemTime;
 use tracing::{info, warn};
 use wfm_relay_aws::archive::{Archive, ArchiveError};
+use wfm_relay_aws::profile_source::ActiveProfile;
 use wfm_relay_aws::queues::{QueueError, Queues, Received};
 use wfm_relay_aws::relay::RelayParts;
 use wfm_relay_aws::wfm::WfmClient;
@@ -84,6 +86,9 @@ pub struct Replayer {
     wfm: WfmClient,
     queues: Queues,
     archive: Option<Archive>,
+    /// The WFM output profile (`WFM_PROFILE`), if one is configured: a replay applies the
+    /// profile current at replay time.
+    profile: Option<Arc<ActiveProfile>>,
 }
 
 impl Replayer {
@@ -98,7 +103,15 @@ impl Replayer {
             wfm,
             queues,
             archive,
+            profile: None,
         }
+    }
+
+    /// Uses `profile` (a WFM output profile, read at start-up) for every replay POST; `None`
+    /// sends events unchanged.
+    pub fn with_profile(mut self, profile: Option<Arc<ActiveProfile>>) -> Self {
+        self.profile = profile;
+        self
     }
 
     /// Reads the same environment as the forwarder (PRODUCT.md §10) and builds the clients.
@@ -107,7 +120,8 @@ impl Replayer {
     /// [`StartError`] naming the variable at fault.
     pub async fn from_env() -> Result<Self, StartError> {
         let parts = RelayParts::from_env().await?;
-        Ok(Replayer::new(parts.cfg, parts.wfm, parts.queues))
+        let profile = ActiveProfile::from_env(parts.cfg.body_mode, parts.queues.s3()).await?;
+        Ok(Replayer::new(parts.cfg, parts.wfm, parts.queues).with_profile(profile))
     }
 
     /// The configuration in use.
@@ -154,6 +168,10 @@ impl Replayer {
         progress: &(dyn Fn(&Report) + Sync),
     ) -> Result<Report, ReplayError> {
         req.validate()?;
+        if let Some(p) = &self.profile {
+            // A failed re-read keeps the previous table (logged by the profile).
+            let _ = p.refresh_if_due().await;
+        }
         let plan = req.plan();
         if plan.needs_bucket && self.archive.is_none() {
             return Err(RequestError::NeedsBucket(req.command_text()).into());

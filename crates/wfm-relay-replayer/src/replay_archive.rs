@@ -63,7 +63,9 @@ impl Replayer {
                     match r {
                         ReplayOutcome::Delivered => report.delivered += 1,
                         ReplayOutcome::Failed => report.failed += 1,
-                        ReplayOutcome::Invalid => report.unsendable += 1,
+                        ReplayOutcome::Invalid | ReplayOutcome::Unshapeable => {
+                            report.unsendable += 1
+                        }
                         ReplayOutcome::InFlight => report.in_flight += 1,
                         ReplayOutcome::NotReached => report.not_reached += 1,
                     }
