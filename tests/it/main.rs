@@ -11,6 +11,7 @@ mod genesys_api;
 mod guards;
 mod lambda_process;
 mod oauth;
+mod profile;
 mod replayer;
 mod replayer_honest;
 mod secrets;
