@@ -144,13 +144,13 @@ async fn shipped_profiles_send_their_exact_bodies_through_the_forwarder() {
             "genesys",
             vec![("WFM_PROFILE", "builtin:genesys")],
             vec![None; FIXTURES.len()],
-            "/",
+            "",
         ),
         (
             "agent-state",
             vec![("WFM_PROFILE", "builtin:agent-state")],
             agent_state_want,
-            "/",
+            "",
         ),
         (
             "assembled",
@@ -186,8 +186,16 @@ async fn shipped_profiles_send_their_exact_bodies_through_the_forwarder() {
                 Some(w) => assert_eq!(&body, w, "{name} {fixture_name}"),
                 None => assert_eq!(r.body, raw, "{name} {fixture_name}: unchanged"),
             }
-            // The path of a transformed request; the original bytes go to WFM_URL itself.
-            let want_path = if want.is_some() { path } else { "/" };
+            // A transformed request goes to WFM_URL's path + the profile's path; the original
+            // bytes to WFM_URL itself.
+            let base = reqwest::Url::parse(&wfm.url())
+                .expect("url")
+                .path()
+                .to_owned();
+            let want_path = match want {
+                Some(_) => format!("{}{path}", base.trim_end_matches('/')),
+                None => base,
+            };
             assert_eq!(r.path, want_path, "{name} {fixture_name}");
             // The key stays the event's: the same as without a profile.
             let info = wfm_relay_core::event::parse_event(&raw).expect("valid");
