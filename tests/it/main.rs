@@ -19,6 +19,7 @@ mod guards;
 mod lambda_process;
 mod log_scan;
 mod oauth;
+mod profile;
 mod replayer;
 mod replayer_honest;
 mod secrets;

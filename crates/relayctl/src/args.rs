@@ -198,9 +198,11 @@ mod tests {
             | Reason::Oversize
             | Reason::Expired
             | Reason::UnknownSource
-            | Reason::Superseded => 1,
+            | Reason::Superseded
+            | Reason::UnmappedAgent
+            | Reason::TransformFailed => 1,
         };
-        assert_eq!(Reason::ALL.into_iter().map(declared).sum::<usize>(), 9);
+        assert_eq!(Reason::ALL.into_iter().map(declared).sum::<usize>(), 11);
         let tokens: std::collections::HashSet<&str> = reason_tokens().collect();
         assert_eq!(tokens.len(), Reason::ALL.len(), "no token twice");
     }

@@ -12,6 +12,8 @@
 //!   credentials provider and the OAuth token cache.
 //! * [`genesys`]: the Genesys Cloud API client for state snapshots (OAuth client credentials,
 //!   paced under the per-token rate limit).
+//! * [`profile_source`]: the WFM output profile of a process (`WFM_PROFILE`), read and
+//!   validated at start-up, its agent table kept fresh.
 //! * [`aws`]: loading the shared AWS configuration once.
 //! * [`secrets`]: the WFM bearer token and signing keys, plain or from Secrets Manager / SSM,
 //!   cached and refreshed.
@@ -22,6 +24,7 @@ pub mod aws;
 pub mod claim_check;
 pub mod credentials;
 pub mod genesys;
+pub mod profile_source;
 pub mod queues;
 pub mod relay;
 pub mod secrets;

@@ -19,6 +19,9 @@ pub enum StartError {
     /// The WFM client (or a secret it needs) could not be set up.
     #[error(transparent)]
     Client(#[from] WfmClientError),
+    /// The WFM output profile (`WFM_PROFILE`) or its agent table cannot be read or validated.
+    #[error(transparent)]
+    Profile(#[from] crate::profile_source::ProfileStartError),
 }
 
 /// The parts a wfm-relay Lambda is made of.

@@ -199,7 +199,7 @@ impl WfmClient {
         timeout: Duration,
     ) -> Result<reqwest::Response, reqwest::Error> {
         let mut req = client
-            .post(self.url.clone())
+            .post(target_url(&self.url, d.path.as_deref()))
             .timeout(timeout)
             .header("Idempotency-Key", &d.key)
             .header("X-Event-Id", &d.event_id)
@@ -217,6 +217,10 @@ impl WfmClient {
         }
         if d.snapshot {
             req = req.header("X-Snapshot", "true");
+        }
+        // A WFM output profile's extra headers (never one set above: the profile refuses those).
+        for (name, value) in &d.headers {
+            req = req.header(name, value);
         }
         if let Some(a) = credentials.authorization() {
             req = req.header(AUTHORIZATION, a.clone());
@@ -236,6 +240,17 @@ impl WfmClient {
         }
         req.send().await
     }
+}
+
+/// `WFM_URL` with a WFM output profile's `path` appended to its path (the query and fragment
+/// stay; [`wfm_relay_profile::join_url`] is the same rule on text), or `WFM_URL` itself.
+fn target_url(base: &reqwest::Url, path: Option<&str>) -> reqwest::Url {
+    let mut url = base.clone();
+    if let Some(p) = path {
+        let joined = format!("{}{p}", base.path().trim_end_matches('/'));
+        url.set_path(&joined);
+    }
+    url
 }
 
 async fn finish(r: Result<reqwest::Response, reqwest::Error>, started: Instant) -> AttemptResult {

@@ -33,6 +33,49 @@ pub struct Delivery {
     /// Adds `X-Snapshot: true`: the event's `source` starts with `wfm-relay.snapshot/` (a state
     /// snapshot event, PRODUCT.md §3, §6), on every entry and on replays.
     pub snapshot: bool,
+    /// A path to append to `WFM_URL`'s path (a WFM output profile's `path`, rendered and
+    /// percent-encoded); `None` posts to `WFM_URL` itself.
+    pub path: Option<String>,
+    /// Extra static headers of a WFM output profile (name, value); never one wfm-relay sets
+    /// itself (the profile's validation refuses those). Empty without a profile.
+    pub headers: Vec<(String, String)>,
+}
+
+/// What a WFM output profile makes of one event (issue 13): the body to send instead of the
+/// original bytes, extra headers and a URL path. The Idempotency-Key, `X-Event-Id` and
+/// `X-Event-Time` stay the original event's; signatures cover [`Shaped::body`] when it is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shaped {
+    /// The body to send; `None` sends the body chosen by `WFM_BODY` as without a profile.
+    pub body: Option<Bytes>,
+    /// Extra headers (name, value).
+    pub headers: Vec<(String, String)>,
+    /// Path appended to `WFM_URL`'s path (its query stays last); `None` = `WFM_URL`.
+    pub path: Option<String>,
+}
+
+/// Why a WFM output profile cannot produce the request for an event: the event is parked (or,
+/// in a replay, stays in the DLQ) with [`Unshapeable::reason`] — [`Reason::UnmappedAgent`] or
+/// [`Reason::TransformFailed`] — and [`Unshapeable::message`] as `last_error`. Never a whole
+/// batch: only that event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unshapeable {
+    /// `unmapped_agent` or `transform_failed`.
+    pub reason: Reason,
+    /// What failed, for a person (`unmapped agent: user id … is not in the agent mapping
+    /// table (WFM_PROFILE_MAPPING)`, `transform failed: jq: …`).
+    pub message: String,
+}
+
+/// The profile hook of the delivery builder: turns one event into its [`Shaped`] request
+/// parts. Implemented by the WFM output profile in use (`wfm_relay_aws::profile_source`), so
+/// this crate knows nothing of profiles, tables or jq.
+pub trait Shape: Send + Sync + std::fmt::Debug {
+    /// Shapes the event `info` read from `raw` (its bytes exactly as received).
+    ///
+    /// # Errors
+    /// [`Unshapeable`] when the profile cannot produce a request for this event.
+    fn shape(&self, info: &EventInfo, raw: &[u8]) -> Result<Shaped, Unshapeable>;
 }
 
 impl Delivery {
@@ -46,8 +89,28 @@ impl Delivery {
         attempt: u32,
         replay: bool,
     ) -> Self {
+        Self::for_event_shaped(info, raw, mode, attempt, replay, None)
+    }
+
+    /// [`Delivery::for_event`] with what a WFM output profile made of the event: its body (when
+    /// set) replaces the `WFM_BODY` one, its headers and path are added. The key, event id and
+    /// times are the original event's either way (PRODUCT.md §3).
+    pub fn for_event_shaped(
+        info: &EventInfo,
+        raw: &[u8],
+        mode: BodyMode,
+        attempt: u32,
+        replay: bool,
+        shaped: Option<&Shaped>,
+    ) -> Self {
+        let body = match shaped.and_then(|s| s.body.clone()) {
+            Some(b) => b,
+            None => Bytes::copy_from_slice(info.body(raw, mode)),
+        };
         Delivery {
-            body: Bytes::copy_from_slice(info.body(raw, mode)),
+            body,
+            path: shaped.and_then(|s| s.path.clone()),
+            headers: shaped.map(|s| s.headers.clone()).unwrap_or_default(),
             key: info.key.to_string(),
             event_id: info.id.clone(),
             event_time: info.state_time.map(format_rfc3339),
@@ -332,5 +395,36 @@ mod tests {
         let live = Delivery::for_event(&info, raw, BodyMode::Event, 1, false);
         assert_eq!(&live.body[..], &raw[..]);
         assert!(!live.replay);
+        assert_eq!((live.path, live.headers), (None, vec![]));
+    }
+
+    #[test]
+    fn a_shaped_delivery_keeps_the_events_key_and_times() {
+        let raw = br#"{"id":"e-2","detail-type":"v2.users.{id}.presence","source":"s","time":"2026-03-02T09:00:00Z","detail":{"topicName":"v2.users.u1.presence","eventBody":{"modifiedDate":"2026-03-02T08:59:59.250Z"}}}"#;
+        let info = crate::event::parse_event(raw).expect("valid");
+        let plain = Delivery::for_event(&info, raw, BodyMode::Event, 2, false);
+        let shaped = Shaped {
+            body: Some(Bytes::from_static(br#"{"agent":"A"}"#)),
+            headers: vec![("X-Source".into(), "genesys".into())],
+            path: Some("/agents/A/state".into()),
+        };
+        let d = Delivery::for_event_shaped(&info, raw, BodyMode::Event, 2, false, Some(&shaped));
+        assert_eq!(&d.body[..], br#"{"agent":"A"}"#);
+        assert_eq!(d.path.as_deref(), Some("/agents/A/state"));
+        assert_eq!(d.headers, shaped.headers);
+        assert_eq!(
+            (&d.key, &d.event_id, &d.event_time, d.attempt),
+            (&plain.key, &plain.event_id, &plain.event_time, 2)
+        );
+        // A profile that keeps the original body: WFM_BODY still chooses it.
+        let keep = Shaped {
+            body: None,
+            ..shaped
+        };
+        let d = Delivery::for_event_shaped(&info, raw, BodyMode::EventBody, 2, false, Some(&keep));
+        assert_eq!(
+            &d.body[..],
+            br#"{"modifiedDate":"2026-03-02T08:59:59.250Z"}"#
+        );
     }
 }

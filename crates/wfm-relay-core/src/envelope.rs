@@ -37,11 +37,18 @@ pub enum Reason {
     UnknownSource,
     /// Replaced by a newer state of the same user and topic during a `latest` replay.
     Superseded,
+    /// The WFM output profile found no agent key for the event (its user id is not in a good
+    /// table, or it has none) and parks unmapped agents (issue 13). Replayable once the mapping
+    /// is fixed.
+    UnmappedAgent,
+    /// The WFM output profile could not produce the request (a jq error, a result that is not
+    /// what the profile declares, …; issue 13). `last_error` says what failed.
+    TransformFailed,
 }
 
 impl Reason {
     /// Every reason, in declaration order (the CLI's `--reason` values come from it).
-    pub const ALL: [Reason; 9] = [
+    pub const ALL: [Reason; 11] = [
         Reason::InvalidEvent,
         Reason::Rejected,
         Reason::Gone,
@@ -51,6 +58,8 @@ impl Reason {
         Reason::Expired,
         Reason::UnknownSource,
         Reason::Superseded,
+        Reason::UnmappedAgent,
+        Reason::TransformFailed,
     ];
 
     /// The token as written in the envelope and in logs.
@@ -65,6 +74,8 @@ impl Reason {
             Reason::Expired => "expired",
             Reason::UnknownSource => "unknown_source",
             Reason::Superseded => "superseded",
+            Reason::UnmappedAgent => "unmapped_agent",
+            Reason::TransformFailed => "transform_failed",
         }
     }
 }
@@ -191,6 +202,14 @@ impl EnvelopeV1 {
     pub fn mark_invalid(&mut self, why: impl Into<String>) {
         self.reason = Some(Reason::InvalidEvent);
         self.last_error = Some(why.into());
+    }
+
+    /// Writes a profile refusal (`unmapped_agent` / `transform_failed`, from
+    /// [`crate::attempt::Unshapeable`]) into the letter before parking or keeping it: the reason
+    /// and `last_error`; the attempt history stays as it was (no POST was made).
+    pub fn record_unshapeable(&mut self, refusal: &crate::attempt::Unshapeable) {
+        self.reason = Some(refusal.reason);
+        self.last_error = Some(refusal.message.clone());
     }
 
     /// Writes a guard refusal (`unknown_source` / `expired`) into the letter before parking.
@@ -556,11 +575,16 @@ mod tests {
             Reason::Expired,
             Reason::UnknownSource,
             Reason::Superseded,
+            Reason::UnmappedAgent,
+            Reason::TransformFailed,
         ] {
             assert_eq!(
                 serde_json::to_string(&r).expect("ser"),
                 format!("\"{}\"", r.as_str())
             );
         }
+        let back: Reason = serde_json::from_str("\"unmapped_agent\"").expect("de");
+        assert_eq!(back, Reason::UnmappedAgent);
+        assert_eq!(Reason::TransformFailed.as_str(), "transform_failed");
     }
 }

@@ -23,6 +23,7 @@
 //! | `BreakerOpen` | None | Function | forwarder: 1 when the circuit breaker is open or half-open at the end of the invocation, else 0 |
 //! | `Failed` | Count | Function | replayer: letters not delivered, archived or moved |
 //! | `Archived` | Count | Function | replayer: letters archived to S3 |
+//! | `MappingStale` | Count | Function | a due re-read of the WFM profile's agent table failed; the previous table stays in use |
 //!
 //! A dimension key names one value per document, so each parking reason gets its own document
 //! (one line each); [`Metrics::to_emf_json`] returns all lines of an invocation.
@@ -53,6 +54,9 @@ pub const BREAKER_OPEN: &str = "BreakerOpen";
 pub const FAILED: &str = "Failed";
 /// Count (replayer): letters archived to S3.
 pub const ARCHIVED: &str = "Archived";
+/// Count: a due re-read of a WFM profile's agent table failed and the previous table stayed
+/// in use (`WFM_PROFILE_MAPPING_TTL_S`, issue 13).
+pub const MAPPING_STALE: &str = "MappingStale";
 /// Largest numeric array of one metric in one document (EMF specification, "Target members").
 pub const MAX_VALUES_PER_DOCUMENT: usize = 100;
 

@@ -4,7 +4,7 @@
 use crate::{Forwarder, Invocation, millis, note};
 use std::time::Duration;
 use tracing::{info, warn};
-use wfm_relay_core::attempt::{AttemptResult, Delivery, Verdict, verdict};
+use wfm_relay_core::attempt::{AttemptResult, Delivery, Shaped, Verdict, verdict};
 use wfm_relay_core::breaker::{Admit, Health, Transition};
 use wfm_relay_core::envelope::Reason;
 use wfm_relay_core::event::EventInfo;
@@ -24,12 +24,21 @@ pub(crate) struct Attempt<'a> {
     pub timeout: Duration,
     /// What the breaker said ([`Admit::Go`] or [`Admit::Probe`]).
     pub admitted: Admit,
+    /// What the WFM output profile made of the event (`None` without a profile).
+    pub shaped: Option<&'a Shaped>,
 }
 
 impl Forwarder {
     /// Makes the attempt: POST → verdict (logged, counted, reported to the breaker).
     pub(crate) async fn attempt(&self, a: Attempt<'_>, inv: Invocation<'_>) -> Verdict {
-        let delivery = Delivery::for_event(a.info, a.raw, self.cfg.body_mode, a.number, false);
+        let delivery = Delivery::for_event_shaped(
+            a.info,
+            a.raw,
+            self.cfg.body_mode,
+            a.number,
+            false,
+            a.shaped,
+        );
         let res = self.ports.deliver.post(&delivery, a.timeout).await;
         let v = verdict(
             &res,

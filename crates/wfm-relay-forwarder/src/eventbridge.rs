@@ -74,6 +74,18 @@ impl Forwarder {
     ) -> Result<Inline, HandlerError> {
         let mut retry_after = None;
         let mut attempts = 0u32;
+        // The profile shapes the request once (a refused source or an expired event is parked
+        // for that reason by the first turn of the loop, before any shaping matters).
+        let shaped = match self.refuse(info) {
+            Some(_) => None,
+            None => match self.shape(info, raw) {
+                Ok(s) => s,
+                Err(refusal) => {
+                    self.park_unshapeable(env, info, &refusal, inv).await?;
+                    return Ok(Inline::Done(EventOutcome::Parked(refusal.reason)));
+                }
+            },
+        };
         loop {
             // Checked before every attempt: an event may age past its limit during retries.
             if let Some(refusal) = self.refuse(info) {
@@ -105,6 +117,7 @@ impl Forwarder {
                 number: attempts,
                 timeout: self.cfg.timeout.min(left),
                 admitted,
+                shaped: shaped.as_ref(),
             };
             let v = self.attempt(attempt, inv).await;
             env.record_verdict(&v);

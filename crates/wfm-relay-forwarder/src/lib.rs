@@ -32,6 +32,13 @@
 //!   uses up a schedule step, as a `not_before` wait does; a record whose schedule runs out while
 //!   the breaker is open is parked as `transient_exhausted`.
 //!
+//! * **WFM output profile** (`profile.rs`, when `WFM_PROFILE` is set; issue 13): the profile
+//!   shapes the request (agent key, state code, jq body, extra headers, URL path); an event it
+//!   cannot shape is parked at once as `unmapped_agent` or `transform_failed`, only that event.
+//!   The key, `X-Event-Time` and the envelope stay the original event's; signatures cover the
+//!   shaped bytes sent. The agent table is re-read when older than `WFM_PROFILE_MAPPING_TTL_S`
+//!   (a failed re-read keeps the previous table and counts `MappingStale`).
+//!
 //! Each invocation's metrics ([`Metrics`]: `Delivered`, `Retried`, `Parked` by `Reason`,
 //! `WfmLatency`, `BreakerOpen`, `Gone`) are written to stdout as CloudWatch Embedded Metric
 //! Format lines when running inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set).
@@ -43,6 +50,7 @@ mod hold;
 mod memory;
 mod park;
 pub mod ports;
+mod profile;
 mod sqs;
 #[cfg(test)]
 mod tests;
@@ -50,8 +58,9 @@ mod tests;
 pub use ports::Ports;
 pub use wfm_relay_aws::relay::StartError;
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
+use wfm_relay_aws::profile_source::ActiveProfile;
 use wfm_relay_aws::queues::{QueueError, Queues};
 use wfm_relay_aws::relay::RelayParts;
 use wfm_relay_aws::telemetry::emit_metrics;
@@ -143,6 +152,8 @@ pub struct Forwarder {
     ports: Ports,
     /// One breaker per process: every invocation this process serves shares it.
     breaker: Mutex<Breaker>,
+    /// The WFM output profile (`WFM_PROFILE`), if one is configured.
+    profile: Option<Arc<ActiveProfile>>,
 }
 
 impl Forwarder {
@@ -162,7 +173,15 @@ impl Forwarder {
             cfg,
             ports,
             breaker,
+            profile: None,
         }
+    }
+
+    /// Uses `profile` (a WFM output profile, read at start-up) for every delivery; `None`
+    /// sends events unchanged.
+    pub fn with_profile(mut self, profile: Option<Arc<ActiveProfile>>) -> Self {
+        self.profile = profile;
+        self
     }
 
     /// Reads the configuration from the environment (PRODUCT.md §10) and builds the clients.
@@ -171,7 +190,8 @@ impl Forwarder {
     /// [`StartError`] naming the variable at fault.
     pub async fn from_env() -> Result<Self, StartError> {
         let parts = RelayParts::from_env().await?;
-        Ok(Forwarder::new(parts.cfg, parts.wfm, parts.queues))
+        let profile = ActiveProfile::from_env(parts.cfg.body_mode, parts.queues.s3()).await?;
+        Ok(Forwarder::new(parts.cfg, parts.wfm, parts.queues).with_profile(profile))
     }
 
     /// The configuration in use.
@@ -214,6 +234,7 @@ impl Forwarder {
             self.cfg.function_timeout,
         );
         let tally = Mutex::new(self.new_metrics());
+        self.refresh_profile(&tally).await;
         let inv = Invocation {
             deadline,
             tally: &tally,

@@ -236,6 +236,15 @@ impl Forwarder {
             env.record_refusal(&refusal);
             return self.park(&env, inv).await.into();
         }
+        let shaped = match self.shape(&info, &raw) {
+            Ok(s) => s,
+            Err(refusal) => {
+                return self
+                    .park_unshapeable(&mut env, &info, &refusal, inv)
+                    .await
+                    .into();
+            }
+        };
         let now = self.ports.clock.now();
         let wait = env
             .not_before
@@ -268,6 +277,7 @@ impl Forwarder {
             number,
             timeout: self.cfg.timeout.min(left),
             admitted,
+            shaped: shaped.as_ref(),
         };
         let v = self.attempt(attempt, inv).await;
         self.after_verdict(&mut env, rec, &v, inv).await

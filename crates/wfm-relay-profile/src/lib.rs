@@ -81,6 +81,7 @@ pub mod jq;
 pub mod profile;
 pub mod refresh;
 pub mod settings;
+pub mod shape;
 pub mod state;
 pub mod table;
 pub mod template;

@@ -33,9 +33,11 @@ pub use snapshot::Snapshotter;
 pub use snapshot_request::{SnapshotReport, SnapshotRequest, SnapshotTopic};
 pub use wfm_relay_aws::relay::StartError;
 
+use std::sync::Arc;
 use std::time::SystemTime;
 use tracing::{info, warn};
 use wfm_relay_aws::archive::{Archive, ArchiveError};
+use wfm_relay_aws::profile_source::ActiveProfile;
 use wfm_relay_aws::queues::{QueueError, Queues, Received};
 use wfm_relay_aws::relay::RelayParts;
 use wfm_relay_aws::wfm::WfmClient;
@@ -89,6 +91,9 @@ pub struct Replayer {
     wfm: WfmClient,
     queues: Queues,
     archive: Option<Archive>,
+    /// The WFM output profile (`WFM_PROFILE`), if one is configured: a replay applies the
+    /// profile current at replay time.
+    profile: Option<Arc<ActiveProfile>>,
 }
 
 impl Replayer {
@@ -103,7 +108,15 @@ impl Replayer {
             wfm,
             queues,
             archive,
+            profile: None,
         }
+    }
+
+    /// Uses `profile` (a WFM output profile, read at start-up) for every replay POST; `None`
+    /// sends events unchanged.
+    pub fn with_profile(mut self, profile: Option<Arc<ActiveProfile>>) -> Self {
+        self.profile = profile;
+        self
     }
 
     /// Reads the same environment as the forwarder (PRODUCT.md §10) and builds the clients.
@@ -112,7 +125,8 @@ impl Replayer {
     /// [`StartError`] naming the variable at fault.
     pub async fn from_env() -> Result<Self, StartError> {
         let parts = RelayParts::from_env().await?;
-        Ok(Replayer::new(parts.cfg, parts.wfm, parts.queues))
+        let profile = ActiveProfile::from_env(parts.cfg.body_mode, parts.queues.s3()).await?;
+        Ok(Replayer::new(parts.cfg, parts.wfm, parts.queues).with_profile(profile))
     }
 
     /// The configuration in use.
@@ -159,6 +173,10 @@ impl Replayer {
         progress: &(dyn Fn(&Report) + Sync),
     ) -> Result<Report, ReplayError> {
         req.validate()?;
+        if let Some(p) = &self.profile {
+            // A failed re-read keeps the previous table (logged by the profile).
+            let _ = p.refresh_if_due().await;
+        }
         let plan = req.plan();
         if plan.needs_bucket && self.archive.is_none() {
             return Err(RequestError::NeedsBucket(req.command_text()).into());

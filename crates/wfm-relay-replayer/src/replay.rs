@@ -9,8 +9,9 @@ use futures_util::StreamExt;
 use std::collections::HashSet;
 use std::time::SystemTime;
 use tracing::{info, warn};
+use wfm_relay_aws::profile_source::ActiveProfile;
 use wfm_relay_aws::queues::Received;
-use wfm_relay_core::attempt::{Delivery, Verdict, verdict};
+use wfm_relay_core::attempt::{Delivery, Shape, Verdict, verdict};
 use wfm_relay_core::deadline::time_left;
 use wfm_relay_core::envelope::EnvelopeV1;
 use wfm_relay_core::event::parse_event;
@@ -33,6 +34,9 @@ pub(crate) enum ReplayOutcome {
     InFlight,
     /// No time was left for a POST: not sent, left as it was.
     NotReached,
+    /// The WFM output profile cannot shape the event (`unmapped_agent`, `transform_failed`):
+    /// not sent; the letter's reason and `last_error` are updated and it stays (`unsendable`).
+    Unshapeable,
 }
 
 /// What every replay POST of one action shares.
@@ -58,6 +62,15 @@ pub(crate) fn sendable(env: &EnvelopeV1) -> bool {
     env.event
         .as_deref()
         .is_none_or(|e| parse_event(e.as_bytes()).is_ok())
+}
+
+/// Whether `profile` shapes a letter's inline event (true without a profile, and for a
+/// claim-checked or invalid event, which other checks count).
+pub(crate) fn shapes(profile: Option<&ActiveProfile>, env: &EnvelopeV1) -> bool {
+    let (Some(p), Some(event)) = (profile, env.event.as_deref()) else {
+        return true;
+    };
+    parse_event(event.as_bytes()).is_ok_and(|info| p.shape(&info, event.as_bytes()).is_ok())
 }
 
 /// Splits a `latest` selection into the letters to send and the superseded ones
@@ -149,6 +162,12 @@ impl Replayer {
                         release.push(msg);
                     }
                 }
+                ReplayOutcome::Unshapeable => {
+                    report.unsendable += 1;
+                    if let Some(msg) = self.rewrite_failed(l, rewritten).await {
+                        release.push(msg);
+                    }
+                }
             }
         }
         let (deleted, kept) = self.delete_confirmed(delivered).await;
@@ -192,6 +211,20 @@ impl Replayer {
         let Ok(info) = parse_event(&raw) else {
             return ReplayOutcome::Invalid;
         };
+        let shaped = match self
+            .profile
+            .as_ref()
+            .map(|p| p.shape(&info, &raw))
+            .transpose()
+        {
+            Ok(s) => s,
+            Err(refusal) => {
+                warn!(event_id = %info.id, key = %info.key, outcome = refusal.reason.as_str(),
+                    error = %refusal.message, "the WFM profile cannot shape the event; it stays in the DLQ");
+                env.record_unshapeable(&refusal);
+                return ReplayOutcome::Unshapeable;
+            }
+        };
         pacer.wait().await;
         let attempt = env.attempts.saturating_add(1);
         let timeout = match deadline {
@@ -205,7 +238,14 @@ impl Replayer {
         if timeout.is_zero() {
             return ReplayOutcome::NotReached;
         }
-        let d = Delivery::for_event(&info, &raw, self.cfg.body_mode, attempt, true);
+        let d = Delivery::for_event_shaped(
+            &info,
+            &raw,
+            self.cfg.body_mode,
+            attempt,
+            true,
+            shaped.as_ref(),
+        );
         let res = self.wfm.post(&d, timeout).await;
         if timeout < self.cfg.timeout && res.status().is_none() {
             warn!(event_id = %info.id, attempt, "replay POST cut short by the deadline; in flight");

@@ -219,7 +219,7 @@ impl Replayer {
             match outcome {
                 ReplayOutcome::Delivered => report.delivered += 1,
                 ReplayOutcome::Failed => report.failed += 1,
-                ReplayOutcome::Invalid => report.unsendable += 1,
+                ReplayOutcome::Invalid | ReplayOutcome::Unshapeable => report.unsendable += 1,
                 ReplayOutcome::InFlight => {
                     report.in_flight += 1;
                     cut.get_or_insert(line);

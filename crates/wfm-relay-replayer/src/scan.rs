@@ -5,11 +5,12 @@
 
 use crate::pacer::Pacer;
 use crate::plan::{PageWork, Plan, SelectionWork};
-use crate::replay::{ReplayCtx, sendable, split_latest};
+use crate::replay::{ReplayCtx, sendable, shapes, split_latest};
 use crate::{ARCHIVE_CHUNK, Letter, PeekedLetter, ReplayError, Replayer, Report};
 use crate::{Request, Stats, StopReason, messages};
 use std::collections::HashSet;
 use std::time::SystemTime;
+use wfm_relay_aws::profile_source::ActiveProfile;
 use wfm_relay_aws::queues::Received;
 use wfm_relay_core::replay::decode_dead_letter;
 
@@ -27,6 +28,8 @@ pub(crate) struct ScanCtx<'a> {
     pub(crate) replay: ReplayCtx<'a>,
     /// Called with the report so far after each page.
     pub(crate) progress: &'a (dyn Fn(&Report) + Sync),
+    /// The WFM output profile, if any (a dry run counts the letters it cannot shape).
+    pub(crate) profile: Option<&'a ActiveProfile>,
 }
 
 /// What one scan of the DLQ has gathered so far.
@@ -85,7 +88,10 @@ impl ScanState {
             if let Some(t) = msg.sent_at {
                 self.oldest = Some(self.oldest.map_or(t, |o| o.min(t)));
             }
-            if cx.plan.sends && !sendable(&dead.env) {
+            // A dry run also counts what the profile cannot shape; the real run finds it when it
+            // tries and updates the letter's reason (`replay::deliver`).
+            let unshapeable = cx.req.dry_run && !shapes(cx.profile, &dead.env);
+            if cx.plan.sends && (!sendable(&dead.env) || unshapeable) {
                 // Counted the same in a dry run and in the real one: it cannot be sent.
                 report.unsendable += 1;
                 self.held.push(msg);
@@ -126,6 +132,7 @@ impl Replayer {
                 concurrency: req.concurrency,
             },
             progress,
+            profile: self.profile.as_deref(),
         };
         let mut state = ScanState::default();
         let mut empty_polls = 0;
@@ -302,6 +309,7 @@ mod tests {
                 concurrency: None,
             },
             progress: &|_| {},
+            profile: None,
         };
         let ours = EnvelopeV1::new(
             PRESENCE.as_bytes(),

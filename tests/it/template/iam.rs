@@ -79,6 +79,19 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
     let log_group_arn = json!({ "Fn::GetAtt": ["ReplayerLogGroup", "Arn"] });
     let secret = json!({ "Ref": "WfmAuthTokenSecretArn" });
     let signing_secret = json!({ "Ref": "WfmSigningSecretArn" });
+    // The WFM profile's object or parameter and its mapping object: exactly the parameters'.
+    let s3_object = |param: &str| {
+        json!({ "Fn::Join": ["", [
+            { "Fn::Sub": "arn:${AWS::Partition}:s3:::" },
+            { "Fn::Select": [1, { "Fn::Split": ["s3://", { "Ref": param }] }] }
+        ]] })
+    };
+    let profile_object = s3_object("WfmProfile");
+    let mapping_object = s3_object("WfmProfileMapping");
+    let profile_parameter = json!({ "Fn::Join": ["", [
+        { "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/" },
+        { "Fn::Select": [1, { "Fn::Split": ["ssm:/", { "Ref": "WfmProfile" }] }] }
+    ]] });
     let actions_of = |s: &Json| -> Vec<String> {
         match &s["Action"] {
             Json::String(a) => vec![a.clone()],
@@ -108,9 +121,10 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
                 assert_ne!(r, &json!("*"), "`*` resource for {action}");
                 let allowed: &[&Json] = match service {
                     "sqs" => &[&dlq_arn, &retry_arn],
-                    "s3" => &[&bucket_arn, &objects_arn],
+                    "s3" => &[&bucket_arn, &objects_arn, &profile_object, &mapping_object],
                     "logs" => &[&log_group_arn],
                     "secretsmanager" => &[&secret, &signing_secret],
+                    "ssm" => &[&profile_parameter],
                     other => panic!("unexpected service {other} in {s}"),
                 };
                 assert!(
@@ -145,6 +159,9 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
     }
     want.push(("secretsmanager:GetSecretValue".into(), secret));
     want.push(("secretsmanager:GetSecretValue".into(), signing_secret));
+    want.push(("s3:GetObject".into(), profile_object));
+    want.push(("s3:GetObject".into(), mapping_object));
+    want.push(("ssm:GetParameter".into(), profile_parameter));
     let key = |p: &(String, Json)| format!("{} {}", p.0, p.1);
     granted.sort_by_key(key);
     want.sort_by_key(key);
