@@ -264,7 +264,14 @@ async fn c27_no_secret_from_the_wfm_url_anywhere() {
 
     // The retry queue holds the four letters with their errors; the schedule then runs out:
     // they are parked as the SQS entry parks them (reason transient_exhausted).
-    let queued = scan_queue(&stack, (&stack.retry_url, 4), "retry queue", &mut scan, true).await;
+    let queued = scan_queue(
+        &stack,
+        (&stack.retry_url, 4),
+        "retry queue",
+        &mut scan,
+        true,
+    )
+    .await;
     assert_eq!(queued.len(), 4);
     let errors: Vec<&str> = queued
         .iter()
