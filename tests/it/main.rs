@@ -10,6 +10,7 @@ mod c26_excerpts;
 mod c27_no_secret;
 mod corpus;
 mod deploy_relayctl;
+mod doctor;
 mod eventbridge_cases;
 mod faults;
 mod genesys_api;
