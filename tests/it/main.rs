@@ -12,6 +12,7 @@ mod c22_signatures;
 mod c23_one_mib;
 mod corpus;
 mod deploy_relayctl;
+mod doctor;
 mod eventbridge_cases;
 mod faults;
 mod genesys_api;

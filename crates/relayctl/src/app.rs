@@ -57,6 +57,15 @@ pub fn run(cli: Cli) -> ExitCode {
     {
         return reexec_with_env_file(path);
     }
+    if let Some(crate::cli::Command::Doctor(args)) = &cli.command {
+        if cli.request_file.is_some() {
+            return fail(
+                Exit::Usage,
+                "give either doctor or --request-file, not both",
+            );
+        }
+        return crate::doctor::run::run(args, cli.json);
+    }
     let req = match load_request(&cli) {
         Ok(r) => r,
         Err(e) => return fail(Exit::Usage, e),

@@ -100,6 +100,17 @@ pub struct ReplayArchiveArgs {
     pub pace: PaceArgs,
 }
 
+/// `doctor`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DoctorArgs {
+    /// A warning fails the run too (exit 5).
+    #[arg(long)]
+    pub strict: bool,
+    /// A resource that does not exist is a warning ("not deployed locally"), not a failure.
+    #[arg(long)]
+    pub local: bool,
+}
+
 /// `--mode`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum ModeArg {

@@ -2,7 +2,7 @@
 //! replayer Lambda takes, PRODUCT.md §6). Pure: nothing here touches AWS.
 
 pub use crate::args::{
-    ChangeArgs, FilterArgs, ModeArg, PaceArgs, ReplayArchiveArgs, ReplayArgs, ScanArgs,
+    ChangeArgs, DoctorArgs, FilterArgs, ModeArg, PaceArgs, ReplayArchiveArgs, ReplayArgs, ScanArgs,
 };
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -129,6 +129,23 @@ Examples:
   relayctl replay-archive --key dead-letters/2026/03/02/20260302T090000Z-1a2b3c4d-1.jsonl.gz"
     )]
     ReplayArchive(ReplayArchiveArgs),
+
+    /// Check that the deployed stack is wired the way the no-loss promise needs.
+    #[command(long_about = "\
+Check that the deployed stack is wired the way the no-loss promise needs: the retry queue's
+redrive policy (maxReceiveCount = RETRY_SCHEDULE's steps + 5, target the DLQ), its visibility
+timeout (>= 6 x FUNCTION_TIMEOUT_S + the batching window), the retention periods (DLQ longer than
+the retry queue), and the archive bucket's default encryption and public-access block. Each check
+prints pass, warn or fail with what to do. Metadata only: it changes nothing, reads no secret and
+no profile, and needs no WFM_URL.
+
+Names: RETRY_QUEUE_URL, DLQ_URL, ARCHIVE_BUCKET (and FORWARDER_FUNCTION, REPLAYER_FUNCTION,
+SNAPSHOT_FUNCTION, EVENT_BUS, EVENT_RULE, ALARM_PREFIX, read for the checks to come), from the
+environment or --env-file: the stack's outputs of the same names.
+
+Exit codes: 0 no check failed (warnings printed); 1 doctor could not run; 2 usage; 4 at least
+one check failed; 5 with --strict, a check warned.")]
+    Doctor(DoctorArgs),
 }
 
 impl Command {
@@ -144,6 +161,9 @@ impl Command {
             ..scan_request(action, &change.scan)
         };
         match self {
+            // Not a replayer action: `app::run` runs doctor before any request is built, and
+            // `Cli::request_source` refuses it; this arm only keeps the match total.
+            Command::Doctor(_) => Request::new(Action::Stats),
             Command::Stats(a) => scan_request(Action::Stats, a),
             Command::Peek(a) => scan_request(Action::Peek, a),
             Command::Redrive(a) => change_request(Action::Redrive, a),
@@ -181,6 +201,9 @@ impl Cli {
     /// A usage message when both or neither are given.
     pub fn request_source(&self) -> Result<RequestSource, String> {
         match (&self.command, &self.request_file) {
+            (Some(Command::Doctor(_)), _) => {
+                Err("doctor is not a replayer request; run it as `relayctl doctor`".into())
+            }
             (Some(c), None) => Ok(RequestSource::Command(c.to_request())),
             (None, Some(p)) => Ok(RequestSource::File(p.clone())),
             (Some(_), Some(_)) => {

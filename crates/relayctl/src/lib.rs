@@ -9,11 +9,13 @@
 //! * [`envfile`]: the `--env-file` parser (pure).
 //! * [`errors`]: AWS errors as one line with a hint (pure).
 //! * [`start`]: the replayer for an action; `stats` and `peek` read no WFM setting.
+//! * [`doctor`]: `relayctl doctor`, the stack's wiring checked.
 //! * [`app`]: the run itself (environment, AWS, terminal, exit code).
 
 pub mod app;
 pub mod args;
 pub mod cli;
+pub mod doctor;
 pub mod envfile;
 pub mod errors;
 pub mod preview;

@@ -1,0 +1,291 @@
+//! The AWS calls behind the checks (SQS `GetQueueAttributes`, S3 `HeadBucket`,
+//! `GetBucketEncryption`, `GetPublicAccessBlock`): metadata only, nothing changed. A resource
+//! that does not exist becomes a finding ([`Finding::missing`]); any other AWS error means
+//! doctor could not run ([`Unreachable`]).
+
+use super::bucket::{self, PublicAccessBlock};
+use super::queues::{self, Attributes};
+use super::targets::StackNames;
+use super::{Finding, Status};
+use crate::errors::{AwsFailure, classify};
+use wfm_relay_aws::aws::AwsClients;
+use wfm_relay_core::policy::{DEFAULT_RETRY_SCHEDULE, RetrySchedule};
+
+/// The template's `MaximumBatchingWindowInSeconds` of the retry queue's event source (doctor
+/// does not read the event source mapping yet).
+pub const TEMPLATE_BATCHING_WINDOW_S: u64 = 0;
+
+/// The local settings the checks compare against (until doctor reads the forwarder's
+/// configuration with GetFunctionConfiguration).
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// `RETRY_SCHEDULE` (default [`DEFAULT_RETRY_SCHEDULE`]) and where it came from.
+    pub schedule: Result<(String, RetrySchedule), String>,
+    /// `FUNCTION_TIMEOUT_S` (default 60), seconds.
+    pub function_timeout_s: Result<u64, String>,
+    /// A missing resource is a warn, not a fail (`--local`).
+    pub local: bool,
+}
+
+impl Expected {
+    /// Reads `RETRY_SCHEDULE` and `FUNCTION_TIMEOUT_S` through `var`.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>, local: bool) -> Self {
+        let schedule = match var("RETRY_SCHEDULE").filter(|s| !s.trim().is_empty()) {
+            Some(s) => s
+                .parse::<RetrySchedule>()
+                .map(|p| (format!("local RETRY_SCHEDULE {s}"), p))
+                .map_err(|e| format!("RETRY_SCHEDULE `{s}`: {e}")),
+            None => DEFAULT_RETRY_SCHEDULE
+                .parse::<RetrySchedule>()
+                .map(|p| (format!("default {DEFAULT_RETRY_SCHEDULE}"), p))
+                .map_err(|e| format!("default schedule: {e}")),
+        };
+        let function_timeout_s = match var("FUNCTION_TIMEOUT_S").filter(|s| !s.trim().is_empty()) {
+            Some(s) => match s.trim().parse::<u64>() {
+                Ok(n) if (1..=900).contains(&n) => Ok(n),
+                _ => Err(format!("FUNCTION_TIMEOUT_S `{s}` is not 1-900 seconds")),
+            },
+            None => Ok(60),
+        };
+        Expected {
+            schedule,
+            function_timeout_s,
+            local,
+        }
+    }
+}
+
+/// An AWS error that is not "this resource does not exist": doctor cannot tell anything.
+#[derive(Debug)]
+pub struct Unreachable {
+    /// The call, e.g. `GetQueueAttributes (RETRY_QUEUE_URL)`.
+    pub call: String,
+    /// The SDK error's chain as text.
+    pub chain: String,
+}
+
+fn unset(check: &'static str, variable: &str) -> Finding {
+    Finding::bad(
+        check,
+        Status::Fail,
+        format!("{variable} is not set"),
+        format!(
+            "set {variable} (the stack's output of the same name) in the environment or --env-file"
+        ),
+    )
+}
+
+/// `Ok(None)` when the queue does not exist.
+async fn queue_attributes(
+    aws: &AwsClients,
+    url: &str,
+    variable: &str,
+) -> Result<Option<Attributes>, Unreachable> {
+    match aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names("All".into())
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(
+            out.attributes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v))
+                .collect(),
+        )),
+        Err(e) => {
+            let chain = format!("{e:?}");
+            if classify(&chain) == AwsFailure::NoSuchQueue {
+                Ok(None)
+            } else {
+                Err(Unreachable {
+                    call: format!("GetQueueAttributes ({variable} {url})"),
+                    chain,
+                })
+            }
+        }
+    }
+}
+
+/// The queue checks ([`queues`]): redrive, visibility, retention.
+pub async fn queue_checks(
+    aws: &AwsClients,
+    names: &StackNames,
+    expected: &Expected,
+) -> Result<Vec<Finding>, Unreachable> {
+    let retry = match &names.retry_queue_url {
+        Some(u) => queue_attributes(aws, u, "RETRY_QUEUE_URL").await?,
+        None => None,
+    };
+    let dlq = match &names.dlq_url {
+        Some(u) => queue_attributes(aws, u, "DLQ_URL").await?,
+        None => None,
+    };
+    let missing = |check: &'static str, var: &str, url: &Option<String>| match url {
+        None => unset(check, var),
+        Some(u) => Finding::missing(
+            check,
+            &format!("queue {u}"),
+            expected.local,
+            &format!("deploy the stack, or fix {var}"),
+        ),
+    };
+    let mut out = Vec::new();
+    match (&retry, &dlq) {
+        (Some(r), Some(d)) => {
+            let dlq_arn = d.get("QueueArn").map_or("", String::as_str);
+            out.push(match &expected.schedule {
+                Ok((source, s)) => queues::redrive(r, dlq_arn, (source, s)),
+                Err(e) => Finding::bad(
+                    queues::REDRIVE,
+                    Status::Fail,
+                    e.clone(),
+                    "fix RETRY_SCHEDULE",
+                ),
+            });
+        }
+        (None, _) => out.push(missing(
+            queues::REDRIVE,
+            "RETRY_QUEUE_URL",
+            &names.retry_queue_url,
+        )),
+        (_, None) => out.push(missing(queues::REDRIVE, "DLQ_URL", &names.dlq_url)),
+    }
+    match (&retry, &expected.function_timeout_s) {
+        (Some(r), Ok(t)) => out.push(queues::visibility(r, *t, TEMPLATE_BATCHING_WINDOW_S)),
+        (Some(_), Err(e)) => out.push(Finding::bad(
+            queues::VISIBILITY,
+            Status::Fail,
+            e.clone(),
+            "fix FUNCTION_TIMEOUT_S",
+        )),
+        (None, _) => out.push(missing(
+            queues::VISIBILITY,
+            "RETRY_QUEUE_URL",
+            &names.retry_queue_url,
+        )),
+    }
+    match (&retry, &dlq) {
+        (Some(r), Some(d)) => out.push(queues::retention(r, d)),
+        (None, _) => out.push(missing(
+            queues::RETENTION,
+            "RETRY_QUEUE_URL",
+            &names.retry_queue_url,
+        )),
+        (_, None) => out.push(missing(queues::RETENTION, "DLQ_URL", &names.dlq_url)),
+    }
+    Ok(out)
+}
+
+/// The bucket checks ([`bucket`]): encryption and the public-access block.
+pub async fn bucket_checks(
+    aws: &AwsClients,
+    names: &StackNames,
+    expected: &Expected,
+) -> Result<Vec<Finding>, Unreachable> {
+    let Some(b) = &names.archive_bucket else {
+        return Ok(vec![
+            unset(bucket::ENCRYPTION, "ARCHIVE_BUCKET"),
+            unset(bucket::PUBLIC_ACCESS, "ARCHIVE_BUCKET"),
+        ]);
+    };
+    let unreachable = |call: &str, chain: String| Unreachable {
+        call: format!("{call} (ARCHIVE_BUCKET {b})"),
+        chain,
+    };
+    if let Err(e) = aws.s3.head_bucket().bucket(b).send().await {
+        let chain = format!("{e:?}");
+        let not_found = e.as_service_error().is_some_and(|s| s.is_not_found())
+            || classify(&chain) == AwsFailure::NoSuchBucket;
+        if !not_found {
+            return Err(unreachable("HeadBucket", chain));
+        }
+        let fix = "deploy the stack, or fix ARCHIVE_BUCKET";
+        let what = format!("bucket {b}");
+        return Ok(vec![
+            Finding::missing(bucket::ENCRYPTION, &what, expected.local, fix),
+            Finding::missing(bucket::PUBLIC_ACCESS, &what, expected.local, fix),
+        ]);
+    }
+    let algorithms = match aws.s3.get_bucket_encryption().bucket(b).send().await {
+        Ok(out) => Some(
+            out.server_side_encryption_configuration
+                .map(|c| {
+                    c.rules
+                        .iter()
+                        .filter_map(|r| r.apply_server_side_encryption_by_default.as_ref())
+                        .map(|d| d.sse_algorithm.as_str().to_owned())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default(),
+        ),
+        Err(e) => {
+            let chain = format!("{e:?}");
+            if chain.contains("ServerSideEncryptionConfigurationNotFound") {
+                None
+            } else {
+                return Err(unreachable("GetBucketEncryption", chain));
+            }
+        }
+    };
+    let block = match aws.s3.get_public_access_block().bucket(b).send().await {
+        Ok(out) => out
+            .public_access_block_configuration
+            .map(|c| PublicAccessBlock {
+                block_public_acls: c.block_public_acls.unwrap_or(false),
+                ignore_public_acls: c.ignore_public_acls.unwrap_or(false),
+                block_public_policy: c.block_public_policy.unwrap_or(false),
+                restrict_public_buckets: c.restrict_public_buckets.unwrap_or(false),
+            }),
+        Err(e) => {
+            let chain = format!("{e:?}");
+            if chain.contains("NoSuchPublicAccessBlockConfiguration") {
+                None
+            } else {
+                return Err(unreachable("GetPublicAccessBlock", chain));
+            }
+        }
+    };
+    Ok(vec![
+        bucket::encryption(b, algorithms.as_deref()),
+        bucket::public_access(b, block),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_settings_come_from_the_local_variables() {
+        let none = Expected::from_lookup(|_| None, false);
+        let (source, s) = none.schedule.expect("default parses");
+        assert!(source.starts_with("default"), "{source}");
+        assert_eq!(s.max_receive_count(), 14);
+        assert_eq!(none.function_timeout_s, Ok(60));
+        let set = Expected::from_lookup(
+            |k| match k {
+                "RETRY_SCHEDULE" => Some("30s,2m".to_owned()),
+                "FUNCTION_TIMEOUT_S" => Some("30".to_owned()),
+                _ => None,
+            },
+            true,
+        );
+        assert_eq!(set.schedule.expect("parses").1.max_receive_count(), 7);
+        assert_eq!(set.function_timeout_s, Ok(30));
+        assert!(set.local);
+        let bad = Expected::from_lookup(
+            |k| match k {
+                "RETRY_SCHEDULE" => Some("soon".to_owned()),
+                "FUNCTION_TIMEOUT_S" => Some("0".to_owned()),
+                _ => None,
+            },
+            false,
+        );
+        assert!(bad.schedule.is_err());
+        assert!(bad.function_timeout_s.is_err());
+    }
+}

@@ -1,0 +1,69 @@
+//! One `relayctl doctor` run: the names from the environment, the AWS calls, the report on
+//! stdout, the exit code. Loads no secret and no profile and needs no `WFM_URL`.
+
+use super::gather::{Expected, Unreachable, bucket_checks, queue_checks};
+use super::targets::StackNames;
+use super::{DoctorExit, exit_for, report_json, report_text};
+use crate::app::LOG_VAR;
+use crate::args::DoctorArgs;
+use crate::errors::{AwsSettings, one_line, wants_full_chain};
+use std::io::Write;
+use std::process::ExitCode;
+use wfm_relay_aws::aws::{AwsClients, load_sdk_config};
+
+/// Runs the checks and prints the report (`json`: as JSON); returns the exit code
+/// ([`DoctorExit`]).
+pub fn run(args: &DoctorArgs, json: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("relayctl doctor: cannot start the async runtime: {e}");
+            return ExitCode::from(DoctorExit::CouldNotRun as u8);
+        }
+    };
+    ExitCode::from(runtime.block_on(checks(args, json)) as u8)
+}
+
+async fn checks(args: &DoctorArgs, json: bool) -> DoctorExit {
+    let env = |k: &str| std::env::var(k).ok();
+    let names = StackNames::from_lookup(env);
+    let expected = Expected::from_lookup(env, args.local);
+    let conf = load_sdk_config().await;
+    let aws_settings = AwsSettings::from_lookup(env, conf.region().map(ToString::to_string));
+    let aws = AwsClients::from_sdk_config(&conf);
+    let gathered = async {
+        let mut all = queue_checks(&aws, &names, &expected).await?;
+        all.extend(bucket_checks(&aws, &names, &expected).await?);
+        Ok::<_, Unreachable>(all)
+    }
+    .await;
+    let findings = match gathered {
+        Ok(f) => f,
+        Err(u) => {
+            eprintln!(
+                "relayctl doctor: {}",
+                one_line(&format!("{} failed", u.call), &u.chain, &aws_settings)
+            );
+            if wants_full_chain(env(LOG_VAR).as_deref()) {
+                eprintln!("relayctl doctor: full error: {}", u.chain);
+            }
+            return DoctorExit::CouldNotRun;
+        }
+    };
+    let text = if json {
+        format!("{:#}\n", report_json(&findings))
+    } else {
+        report_text(&findings)
+    };
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("relayctl doctor: cannot write the report: {e}");
+        return DoctorExit::CouldNotRun;
+    }
+    exit_for(&findings, args.strict)
+}
