@@ -23,6 +23,7 @@
 //! | `BreakerOpen` | None | Function | forwarder: 1 when the circuit breaker is open or half-open at the end of the invocation, else 0 |
 //! | `Failed` | Count | Function | replayer: letters not delivered, archived or moved |
 //! | `Archived` | Count | Function | replayer: letters archived to S3 |
+//! | `AuthConfigError` | Count | Function | attempts not sent because the token endpoint refused our credentials (only written when it happened; alarm ≥ 1 in 5 min) |
 //!
 //! A dimension key names one value per document, so each parking reason gets its own document
 //! (one line each); [`Metrics::to_emf_json`] returns all lines of an invocation.
@@ -53,6 +54,9 @@ pub const BREAKER_OPEN: &str = "BreakerOpen";
 pub const FAILED: &str = "Failed";
 /// Count (replayer): letters archived to S3.
 pub const ARCHIVED: &str = "Archived";
+/// Count: attempts not sent because the OAuth token endpoint refused our credentials
+/// (`invalid_client`, `unauthorized_client`, `invalid_grant`, …): a configuration error.
+pub const AUTH_CONFIG_ERROR: &str = "AuthConfigError";
 /// Largest numeric array of one metric in one document (EMF specification, "Target members").
 pub const MAX_VALUES_PER_DOCUMENT: usize = 100;
 
