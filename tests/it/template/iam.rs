@@ -76,6 +76,10 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
     let log_group_arn = json!({ "Fn::GetAtt": ["ReplayerLogGroup", "Arn"] });
     let secret = json!({ "Ref": "WfmAuthTokenSecretArn" });
     let signing_secret = json!({ "Ref": "WfmSigningSecretArn" });
+    let oauth = json!({ "Ref": "WfmOAuthClientSecretArn" });
+    let api_key = json!({ "Ref": "WfmApiKeySecretArn" });
+    let user = json!({ "Ref": "WfmBasicUserSecretArn" });
+    let pw = json!({ "Ref": "WfmBasicPasswordSecretArn" });
     let actions_of = |s: &Json| -> Vec<String> {
         match &s["Action"] {
             Json::String(a) => vec![a.clone()],
@@ -107,7 +111,7 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
                     "sqs" => &[&dlq_arn, &retry_arn],
                     "s3" => &[&bucket_arn, &objects_arn],
                     "logs" => &[&log_group_arn],
-                    "secretsmanager" => &[&secret, &signing_secret],
+                    "secretsmanager" => &[&secret, &signing_secret, &oauth, &api_key, &user, &pw],
                     other => panic!("unexpected service {other} in {s}"),
                 };
                 assert!(
@@ -142,6 +146,9 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
     }
     want.push(("secretsmanager:GetSecretValue".into(), secret));
     want.push(("secretsmanager:GetSecretValue".into(), signing_secret));
+    for auth_secret in [oauth, api_key, user, pw] {
+        want.push(("secretsmanager:GetSecretValue".into(), auth_secret));
+    }
     let key = |p: &(String, Json)| format!("{} {}", p.0, p.1);
     granted.sort_by_key(key);
     want.sort_by_key(key);
@@ -298,6 +305,31 @@ fn functions_get_secrets_and_metrics_namespace_scoped_to_the_parameters() {
             "HasSigningSecret",
             "WFM_SIGNING_SECRET_ARN",
             "WfmSigningSecret",
+        ),
+        // Destination auth (issue 11): each mode's secret, read only when its ARN is set.
+        (
+            "WfmOAuthClientSecretArn",
+            "HasOAuthSecret",
+            "WFM_OAUTH_CLIENT_SECRET_ARN",
+            "WfmOAuthClientSecret",
+        ),
+        (
+            "WfmApiKeySecretArn",
+            "HasApiKeySecret",
+            "WFM_API_KEY_ARN",
+            "WfmApiKey",
+        ),
+        (
+            "WfmBasicUserSecretArn",
+            "HasBasicUserSecret",
+            "WFM_BASIC_USER_ARN",
+            "WfmBasicUser",
+        ),
+        (
+            "WfmBasicPasswordSecretArn",
+            "HasBasicPasswordSecret",
+            "WFM_BASIC_PASSWORD_ARN",
+            "WfmBasicPassword",
         ),
     ];
     for (param, condition, _, _) in secrets {
