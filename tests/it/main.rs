@@ -2,6 +2,7 @@
 //! `infra/test.sh`), a scripted WFM server on loopback, and the forwarder binary behind a local
 //! Lambda Runtime API; `oauth` also needs the OAuth test server (`infra/oauth.sh`).
 
+mod auth_delivery;
 mod aws_rules;
 mod breaker;
 mod c24_continuation;

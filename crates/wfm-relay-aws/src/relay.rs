@@ -1,12 +1,14 @@
 //! What both Lambdas (and `relayctl`) build once at start-up: the configuration, the WFM client
 //! with its secrets, and the queues. One AWS configuration load serves every client.
 
+use crate::auth::{SystemClock, WfmAuth, token_http_client};
 use crate::aws::{AwsClients, load_sdk_config};
 use crate::queues::{QueueSettings, Queues};
 use crate::secrets::{AwsSecretFetcher, SecretFetch, SecretStore};
 use crate::wfm::{WfmClient, WfmClientError, WfmSettings};
 use aws_config::SdkConfig;
 use std::sync::Arc;
+use wfm_relay_core::auth::AuthMode;
 use wfm_relay_core::config::{ConfigError, ForwarderConfig};
 
 /// Start-up failure: a bad configuration, an unreadable secret, or an HTTP client that cannot be
@@ -29,7 +31,8 @@ pub enum StartError {
 pub struct RelayParts {
     /// The configuration (PRODUCT.md §10).
     pub cfg: ForwarderConfig,
-    /// The WFM client, with the token and signing keys read from AWS when configured.
+    /// The WFM client, with the credentials of `WFM_AUTH_MODE` and the signing keys, read
+    /// from AWS when configured.
     pub wfm: WfmClient,
     /// The retry queue, the DLQ and the claim-check bucket.
     pub queues: Queues,
@@ -61,15 +64,28 @@ impl RelayParts {
 
     async fn build(cfg: ForwarderConfig, conf: &SdkConfig) -> Result<Self, StartError> {
         let fetcher: Option<Arc<dyn SecretFetch>> =
-            if cfg.auth_token_source.is_some() || cfg.signing_source.is_some() {
+            if !cfg.auth.aws_secrets().is_empty() || cfg.signing_source.is_some() {
                 Some(Arc::new(AwsSecretFetcher::new(conf)))
             } else {
                 None
             };
-        let secrets = SecretStore::with_fetcher(&cfg, fetcher)
+        let secrets = SecretStore::with_fetcher(&cfg, fetcher.clone())
             .await
             .map_err(WfmClientError::from)?;
-        let wfm = WfmClient::with_secrets(&WfmSettings::from(&cfg), Arc::new(secrets))?;
+        // The bearer token lives in the secret store (read by age too); the other modes' in
+        // `WfmAuth` (their secrets read now, and again after a 401).
+        let auth = match cfg.auth.mode() {
+            AuthMode::None | AuthMode::Bearer => WfmAuth::none(),
+            _ => {
+                let http = token_http_client(cfg.connect_timeout).map_err(WfmClientError::from)?;
+                WfmAuth::from_settings(&cfg.auth, fetcher, http, Arc::new(SystemClock))
+                    .await
+                    .map_err(WfmClientError::from)?
+            }
+        };
+        tracing::info!(mode = cfg.auth.mode().as_str(), "destination auth");
+        let wfm =
+            WfmClient::with_secrets(&WfmSettings::from(&cfg), Arc::new(secrets), Arc::new(auth))?;
         let aws = AwsClients::from_sdk_config(conf);
         let queues = Queues::new(aws.sqs, aws.s3, QueueSettings::from(&cfg));
         Ok(RelayParts { cfg, wfm, queues })

@@ -21,6 +21,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+use wfm_relay_core::auth::{AuthSettings, SecretSource};
 use wfm_relay_core::config::{ForwarderConfig, Secret, SecretRef};
 
 pub use crate::credentials::Credentials;
@@ -193,8 +194,9 @@ impl SecretStore {
         }
     }
 
-    /// Builds the store from the configuration. When a secret comes from AWS
-    /// (`WFM_AUTH_TOKEN_SECRET_ARN`, `WFM_AUTH_TOKEN_PARAM`, `WFM_SIGNING_SECRET_ARN`,
+    /// Builds the store from the configuration (the bearer token in mode `bearer`, and the
+    /// signing keys). When a secret comes from AWS (`WFM_AUTH_TOKEN_ARN`,
+    /// `WFM_AUTH_TOKEN_SECRET_ARN`, `WFM_AUTH_TOKEN_PARAM`, `WFM_SIGNING_SECRET_ARN`,
     /// `WFM_SIGNING_SECRET_PARAM`) it is read now through `fetcher` (the Lambdas pass an
     /// [`AwsSecretFetcher`] built by [`crate::relay::RelayParts`]; tests count its calls);
     /// otherwise no AWS call is made.
@@ -206,9 +208,16 @@ impl SecretStore {
         cfg: &ForwarderConfig,
         fetcher: Option<Arc<dyn SecretFetch>>,
     ) -> Result<Self, SecretError> {
+        // The bearer token lives here (read by age as well as after a 401); the credentials of
+        // the other modes live in [`crate::auth::WfmAuth`].
+        let (token, plain_token) = match &cfg.auth {
+            AuthSettings::Bearer(SecretSource::Aws(r)) => (Some(r.clone()), None),
+            AuthSettings::Bearer(SecretSource::Plain { value, .. }) => (None, Some(value.clone())),
+            _ => (None, None),
+        };
         let sources = Sources {
-            token: cfg.auth_token_source.clone(),
-            plain_token: cfg.auth_token.clone(),
+            token,
+            plain_token,
             signing: cfg.signing_source.clone(),
             plain_keys: cfg.signing_keys.clone(),
         };

@@ -2,17 +2,29 @@
 //!
 //! What the request carries (PRODUCT.md §3): `Content-Type: application/json`,
 //! `User-Agent: wfm-relay/<version>`, `Idempotency-Key`, `X-Event-Id`, `X-Event-Time`,
-//! `X-Genesys-Topic`, `X-Attempt`, `X-Replay: true` for replays, `X-Snapshot: true` for snapshot events, and the optional bearer token.
+//! `X-Genesys-Topic`, `X-Attempt`, `X-Replay: true` for replays, `X-Snapshot: true` for
+//! snapshot events, and the credentials of
+//! `WFM_AUTH_MODE` (`Authorization: Bearer` for `bearer` and `oauth2`, the API-key header for
+//! `api_key`, `Authorization: Basic` for `basic`, nothing for `none`; [`crate::auth`]).
 //! With signing keys configured, also the Standard Webhooks headers `webhook-id` (= the
 //! idempotency key), `webhook-timestamp` (the send time of this request, Unix seconds) and
 //! `webhook-signature` (one `v1,` signature per key over the exact body bytes sent;
 //! [`wfm_relay_core::signing`]).
 //! Redirects are never followed (a 3xx is returned as such, and the policy rejects it).
 //!
-//! Credentials come from a [`SecretStore`] (plain variables, or Secrets Manager / SSM with a TTL).
-//! When WFM answers 401 and the store, read again, holds different credentials, the same attempt
-//! is retried once at once with them (same `X-Attempt`); otherwise the 401 is returned as it is.
+//! The bearer token and the signing keys come from a [`SecretStore`] (plain variables, or
+//! Secrets Manager / SSM with a TTL); the credentials of `oauth2`, `api_key` and `basic` from a
+//! [`WfmAuth`]. When no credentials can be had (the token endpoint is down, slow, answers
+//! 5xx / 429, or refuses our client), no request is sent: the attempt is a transient
+//! [`TransportKind::Credentials`] / [`TransportKind::CredentialsRefused`] (the latter logged as a
+//! configuration error naming the variable). When WFM answers 401, the credentials are renewed
+//! once (a new OAuth token, or the secrets read again from AWS) and, when that gave different
+//! ones, the same attempt is sent once more at once (same `X-Attempt`, within the same
+//! timeout); the second answer stands (a second 401 is `rejected`).
 
+use crate::auth::{
+    AuthError, AuthErrorKind, Authorization, SystemClock, WfmAuth, token_http_client,
+};
 use crate::secrets::{Credentials, SecretError, SecretStore};
 use reqwest::header::{
     AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT,
@@ -20,7 +32,8 @@ use reqwest::header::{
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wfm_relay_core::attempt::{AttemptResult, Delivery, TransportKind};
-use wfm_relay_core::config::{ForwarderConfig, Secret};
+use wfm_relay_core::auth::{AuthSettings, SecretSource};
+use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::excerpt::excerpt;
 use wfm_relay_core::redact::redacted_url;
 use wfm_relay_core::signing::SigningKeys;
@@ -39,8 +52,8 @@ pub struct WfmSettings {
     pub connect_timeout: Duration,
     /// Idle pooled connections are closed after this (`WFM_POOL_IDLE_MS`).
     pub pool_idle: Duration,
-    /// Optional bearer token (`WFM_AUTH_TOKEN`).
-    pub auth_token: Option<Secret>,
+    /// The destination auth settings (`WFM_AUTH_MODE` and its mode's variables).
+    pub auth: AuthSettings,
     /// Optional Standard Webhooks signing keys (`WFM_SIGNING_SECRETS`).
     pub signing_keys: Option<SigningKeys>,
 }
@@ -51,7 +64,7 @@ impl From<&ForwarderConfig> for WfmSettings {
             url: c.wfm_url.clone(),
             connect_timeout: c.connect_timeout,
             pool_idle: c.pool_idle,
-            auth_token: c.auth_token.clone(),
+            auth: c.auth.clone(),
             signing_keys: c.signing_keys.clone(),
         }
     }
@@ -74,6 +87,9 @@ pub enum WfmClientError {
     /// A secret could not be read from AWS, or is invalid.
     #[error(transparent)]
     Secrets(#[from] SecretError),
+    /// The destination auth could not be set up (a secret unreadable or unusable).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
 }
 
 /// HTTP client for the WFM endpoint. Build once per process; cheap to share by reference.
@@ -83,6 +99,7 @@ pub struct WfmClient {
     pooled: reqwest::Client,
     fresh: reqwest::Client,
     secrets: Arc<SecretStore>,
+    auth: Arc<WfmAuth>,
 }
 
 impl WfmClient {
@@ -90,29 +107,42 @@ impl WfmClient {
     /// AWS come through [`crate::relay::RelayParts`], which uses [`WfmClient::with_secrets`]).
     ///
     /// # Errors
-    /// [`WfmClientError`] when the URL is invalid, the token cannot be a header value, or the
-    /// TLS back-end cannot start.
+    /// [`WfmClientError`] when the URL is invalid, a secret is kept in AWS or cannot be a
+    /// header value, or the TLS back-end cannot start.
     pub fn new(s: &WfmSettings) -> Result<Self, WfmClientError> {
-        let credentials =
-            Credentials::new(s.auth_token.clone(), s.signing_keys.clone()).map_err(|message| {
-                WfmClientError::Invalid {
-                    variable: "WFM_AUTH_TOKEN",
-                    message,
-                }
-            })?;
-        Self::with_secrets(s, Arc::new(SecretStore::fixed(credentials)))
+        let (token, auth) = match &s.auth {
+            AuthSettings::Bearer(SecretSource::Plain { value, .. }) => {
+                (Some(value.clone()), WfmAuth::none())
+            }
+            AuthSettings::None => (None, WfmAuth::none()),
+            other => {
+                let http = token_http_client(s.connect_timeout)?;
+                let auth = WfmAuth::from_plain_settings(other, http, Arc::new(SystemClock))?;
+                (None, auth)
+            }
+        };
+        let credentials = Credentials::new(token, s.signing_keys.clone()).map_err(|message| {
+            WfmClientError::Invalid {
+                variable: "WFM_AUTH_TOKEN",
+                message,
+            }
+        })?;
+        Self::with_secrets(s, Arc::new(SecretStore::fixed(credentials)), Arc::new(auth))
     }
 
     /// Builds the client: rustls, HTTP/1.1, no redirects, the configured connect timeout and
     /// pool idle timeout. A second client without a pool serves the at-once retry of a request
-    /// that failed on a stale pooled connection. Credentials come from `secrets` (the
-    /// `auth_token` and `signing_keys` of `s` are not used).
+    /// that failed on a stale pooled connection. Credentials come from `secrets` (the bearer
+    /// token and the signing keys) and `auth` (modes `oauth2`, `api_key`, `basic`; pass
+    /// [`WfmAuth::none`] in modes `none` and `bearer`); the `auth` and `signing_keys` of `s` are
+    /// not used.
     ///
     /// # Errors
     /// [`WfmClientError`] when the URL is invalid or the TLS back-end cannot start.
     pub fn with_secrets(
         s: &WfmSettings,
         secrets: Arc<SecretStore>,
+        auth: Arc<WfmAuth>,
     ) -> Result<Self, WfmClientError> {
         let url = reqwest::Url::parse(&s.url).map_err(|e| WfmClientError::Invalid {
             variable: "WFM_URL",
@@ -138,7 +168,13 @@ impl WfmClient {
             pooled,
             fresh,
             secrets,
+            auth,
         })
+    }
+
+    /// The destination auth provider (its token counters, for tests and benchmarks).
+    pub fn auth(&self) -> &WfmAuth {
+        &self.auth
     }
 
     /// Makes one delivery attempt with a total timeout of `timeout`.
@@ -148,43 +184,73 @@ impl WfmClient {
     /// closed before message completed", reset, broken pipe) is retried once at once on a fresh
     /// connection, as the same attempt (PRODUCT.md §3, case C07).
     ///
-    /// A 401 is retried once at once, as the same attempt and within the same `timeout`, when
-    /// the credentials read again from AWS differ from those sent (a rotated token); the second
-    /// answer is returned. With fixed credentials, or unchanged ones, the 401 is returned.
+    /// The credentials are asked for first (a token request, when one is due, takes its time
+    /// out of `timeout`); without them no request is sent and the attempt is transient.
+    ///
+    /// A 401 renews the credentials once (a new OAuth token; the secrets read again from AWS)
+    /// and, when they changed, the same attempt is sent once more at once, within the same
+    /// `timeout`; the second answer is returned. Otherwise the 401 is returned.
     pub async fn post(&self, d: &Delivery, timeout: Duration) -> AttemptResult {
         let started = Instant::now();
+        let deadline = started + timeout;
         let credentials = self.secrets.current().await;
-        let r = self.post_with(&credentials, d, timeout, started).await;
+        let auth = match self.auth.authorization(left(deadline)).await {
+            Ok(a) => a,
+            Err(e) => return no_credentials(d, &e, started),
+        };
+        let r = self
+            .post_with(&credentials, &auth, d, deadline, started)
+            .await;
         if !matches!(r, AttemptResult::Answered { status: 401, .. }) {
             return r;
         }
-        let Some(fresh) = self.secrets.after_unauthorized(&credentials, started).await else {
+        let renewed = match self.auth.renew_after_401(&auth, left(deadline)).await {
+            Ok(renewed) => renewed,
+            Err(e) => return no_credentials(d, &e, started),
+        };
+        let fresh = self.secrets.after_unauthorized(&credentials, started).await;
+        if !renewed && fresh.is_none() {
             return r;
+        }
+        let auth = if renewed {
+            match self.auth.authorization(left(deadline)).await {
+                Ok(a) => a,
+                Err(e) => return no_credentials(d, &e, started),
+            }
+        } else {
+            auth
         };
         tracing::info!(
             event_id = %d.event_id,
-            "WFM answered 401 and the credentials changed in AWS; retrying at once with them"
+            mode = self.auth.mode().as_str(),
+            "WFM answered 401 and the credentials were renewed; sending the same attempt again"
         );
-        let left = timeout.saturating_sub(started.elapsed());
-        self.post_with(&fresh, d, left, started).await
+        let credentials = fresh.unwrap_or(credentials);
+        self.post_with(&credentials, &auth, d, deadline, started)
+            .await
     }
 
     async fn post_with(
         &self,
         credentials: &Credentials,
+        auth: &Authorization,
         d: &Delivery,
-        timeout: Duration,
+        deadline: Instant,
         started: Instant,
     ) -> AttemptResult {
-        match self.once(&self.pooled, credentials, d, timeout).await {
+        let r = self
+            .once(&self.pooled, credentials, auth, d, left(deadline))
+            .await;
+        match r {
             Err(e) if !e.is_connect() && !e.is_timeout() && e.status().is_none() => {
                 tracing::info!(
                     event_id = %d.event_id,
                     error = %error_chain(&e),
                     "request failed before a response, retrying at once on a fresh connection"
                 );
-                let left = timeout.saturating_sub(started.elapsed());
-                let r = self.once(&self.fresh, credentials, d, left).await;
+                let r = self
+                    .once(&self.fresh, credentials, auth, d, left(deadline))
+                    .await;
                 finish(r, started).await
             }
             r => finish(r, started).await,
@@ -195,6 +261,7 @@ impl WfmClient {
         &self,
         client: &reqwest::Client,
         credentials: &Credentials,
+        auth: &Authorization,
         d: &Delivery,
         timeout: Duration,
     ) -> Result<reqwest::Response, reqwest::Error> {
@@ -225,6 +292,9 @@ impl WfmClient {
         if let Some(a) = credentials.authorization() {
             req = req.header(AUTHORIZATION, a.clone());
         }
+        if let Some((name, value)) = auth.header() {
+            req = req.header(name.clone(), value.clone());
+        }
         if let Some(keys) = credentials.signing_keys() {
             // A clock before 1970 cannot happen on Lambda; 0 would simply fail verification.
             let ts = SystemTime::now()
@@ -251,6 +321,37 @@ fn target_url(base: &reqwest::Url, path: Option<&str>) -> reqwest::Url {
         url.set_path(&joined);
     }
     url
+}
+
+/// The time left until `deadline`.
+fn left(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
+
+/// The attempt that could not be sent for want of credentials: transient; a configuration
+/// error is logged naming the variable (the forwarder counts `AuthConfigError`).
+fn no_credentials(d: &Delivery, e: &AuthError, started: Instant) -> AttemptResult {
+    let kind = match e.kind() {
+        AuthErrorKind::Transient => {
+            tracing::warn!(event_id = %d.event_id, error = %e, "no WFM credentials; the attempt is not sent");
+            TransportKind::Credentials
+        }
+        AuthErrorKind::Configuration => {
+            tracing::error!(
+                event_id = %d.event_id,
+                variable = e.variable().unwrap_or_default(),
+                error = %e,
+                outcome = "auth_config_error",
+                "destination auth configuration error; the event waits in the retry queue until the variable is fixed"
+            );
+            TransportKind::CredentialsRefused
+        }
+    };
+    AttemptResult::Transport {
+        kind,
+        message: format!("not sent: {e}"),
+        latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
 }
 
 async fn finish(r: Result<reqwest::Response, reqwest::Error>, started: Instant) -> AttemptResult {

@@ -132,6 +132,15 @@ pub enum TransportKind {
     Timeout,
     /// Connection reset or closed, truncated response, anything else.
     Other,
+    /// No request was sent: the destination credentials could not be had (the OAuth token
+    /// endpoint is down, too slow, answered 5xx / 408 / 429, or a secret could not be read).
+    /// Transient like any transport failure; a POST is never sent without its credentials.
+    Credentials,
+    /// No request was sent: the token endpoint refused our credentials (`invalid_client`,
+    /// `unauthorized_client`, `invalid_grant`, …). Transient (the event waits in the retry
+    /// queue while someone fixes the secret); the message names the variable, and the
+    /// forwarder counts the metric `AuthConfigError`.
+    CredentialsRefused,
 }
 
 /// What one attempt produced: WFM's answer as data (never an `Err`: a failed delivery is a

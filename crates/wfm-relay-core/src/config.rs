@@ -2,6 +2,7 @@
 //! lookups and validated against AWS limits. A misconfiguration fails start-up with a message
 //! that names the variable.
 
+use crate::auth::AuthSettings;
 use crate::event::BodyMode;
 use crate::guard::{MaxEventAge, SourceAllowList};
 use crate::metrics::{DEFAULT_NAMESPACE, validate_namespace};
@@ -91,12 +92,12 @@ pub struct ForwarderConfig {
     pub timeout: Duration,
     /// `WFM_POOL_IDLE_MS` (default 15000): idle pooled connections are closed after this.
     pub pool_idle: Duration,
-    /// `WFM_AUTH_TOKEN` (optional): sent as `Authorization: Bearer <token>`.
-    pub auth_token: Option<Secret>,
+    /// `WFM_AUTH_MODE` and the settings of its mode (`none`, `bearer` from `WFM_AUTH_TOKEN` /
+    /// `WFM_AUTH_TOKEN_ARN` (alias `WFM_AUTH_TOKEN_SECRET_ARN`) / `WFM_AUTH_TOKEN_PARAM`,
+    /// `oauth2`, `api_key`, `basic`): the credentials every POST to WFM carries
+    /// ([`AuthSettings::from_lookup`]).
+    pub auth: AuthSettings,
     // --- signing and secrets
-    /// `WFM_AUTH_TOKEN_SECRET_ARN` (Secrets Manager) or `WFM_AUTH_TOKEN_PARAM` (SSM): where the
-    /// bearer token is read at start-up and refreshed. Exclusive with `WFM_AUTH_TOKEN`.
-    pub auth_token_source: Option<SecretRef>,
     /// `WFM_SIGNING_SECRETS` (optional): Standard Webhooks secrets (`whsec_<base64>`, separated
     /// by spaces or commas); each POST then carries `webhook-id`, `webhook-timestamp` and one
     /// `v1,` signature per secret in `webhook-signature`.
@@ -216,6 +217,7 @@ impl ForwarderConfig {
             }
         };
         let wfm_url = required("WFM_URL")?;
+        let auth = AuthSettings::from_lookup(&get)?;
         let scheme_ok =
             wfm_url.starts_with("https://") || (allow_http && wfm_url.starts_with("http://"));
         if !scheme_ok {
@@ -289,11 +291,6 @@ impl ForwarderConfig {
             }
             Ok(source)
         };
-        let auth_token_source = aws_source(
-            "WFM_AUTH_TOKEN_SECRET_ARN",
-            "WFM_AUTH_TOKEN_PARAM",
-            "WFM_AUTH_TOKEN",
-        )?;
         let signing_source = aws_source(
             "WFM_SIGNING_SECRET_ARN",
             "WFM_SIGNING_SECRET_PARAM",
@@ -349,8 +346,7 @@ impl ForwarderConfig {
             connect_timeout: ms("WFM_CONNECT_TIMEOUT_MS", 2000, 1, 60_000)?,
             timeout: ms("WFM_TIMEOUT_MS", 10_000, 1, 900_000)?,
             pool_idle: ms("WFM_POOL_IDLE_MS", 15_000, 0, 3_600_000)?,
-            auth_token: var("WFM_AUTH_TOKEN").map(Secret::new),
-            auth_token_source,
+            auth,
             signing_keys,
             signing_source,
             secrets_ttl,
@@ -417,7 +413,7 @@ mod tests {
         assert_eq!(c.batching_window, Duration::ZERO);
         assert_eq!(c.body_mode, BodyMode::Event);
         assert_eq!(c.archive_prefix, "dead-letters");
-        assert!(c.auth_token.is_none());
+        assert_eq!(c.auth, AuthSettings::None);
     }
 
     #[test]
@@ -457,17 +453,17 @@ mod tests {
     fn secret_is_not_in_debug() {
         let c = cfg(&[("WFM_AUTH_TOKEN", "s3cr3t-token")]).expect("valid");
         assert!(!format!("{c:?}").contains("s3cr3t-token"));
-        assert_eq!(
-            c.auth_token.as_ref().map(Secret::expose),
-            Some("s3cr3t-token")
-        );
+        let AuthSettings::Bearer(crate::auth::SecretSource::Plain { value, .. }) = &c.auth else {
+            panic!("bearer from WFM_AUTH_TOKEN: {:?}", c.auth);
+        };
+        assert_eq!(value.expose(), "s3cr3t-token");
     }
 
     #[test]
     fn signing_and_secret_sources() {
         let c = cfg(&[]).expect("valid");
         assert!(c.signing_keys.is_none() && c.signing_source.is_none());
-        assert!(c.auth_token_source.is_none());
+        assert!(c.auth.aws_secrets().is_empty());
         assert_eq!(c.secrets_ttl, Duration::from_secs(300));
 
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -482,11 +478,11 @@ mod tests {
         .expect("valid");
         assert_eq!(c.signing_keys.as_ref().map(SigningKeys::len), Some(2));
         assert_eq!(
-            c.auth_token_source,
-            Some(SecretRef::Parameter {
+            c.auth.aws_secrets(),
+            [&SecretRef::Parameter {
                 variable: "WFM_AUTH_TOKEN_PARAM",
                 name: "/wfm/token".into()
-            })
+            }]
         );
         assert_eq!(c.secrets_ttl, Duration::from_secs(60));
         assert!(!format!("{c:?}").contains(&secret[6..]));
@@ -518,11 +514,11 @@ mod tests {
                     ("WFM_AUTH_TOKEN", "t"),
                     ("WFM_AUTH_TOKEN_SECRET_ARN", "arn"),
                 ],
-                "WFM_AUTH_TOKEN",
+                "WFM_AUTH_TOKEN_SECRET_ARN",
             ),
             (
                 &[("WFM_AUTH_TOKEN", "t"), ("WFM_AUTH_TOKEN_PARAM", "/p")],
-                "WFM_AUTH_TOKEN",
+                "WFM_AUTH_TOKEN_PARAM",
             ),
             (
                 &[

@@ -24,6 +24,7 @@
 //! | `Failed` | Count | Function | replayer: letters not delivered, archived or moved |
 //! | `Archived` | Count | Function | replayer: letters archived to S3 |
 //! | `MappingStale` | Count | Function | a due re-read of the WFM profile's agent table failed; the previous table stays in use |
+//! | `AuthConfigError` | Count | Function | attempts not sent because the token endpoint refused our credentials (only written when it happened; alarm ≥ 1 in 5 min) |
 //!
 //! A dimension key names one value per document, so each parking reason gets its own document
 //! (one line each); [`Metrics::to_emf_json`] returns all lines of an invocation.
@@ -57,6 +58,9 @@ pub const ARCHIVED: &str = "Archived";
 /// Count: a due re-read of a WFM profile's agent table failed and the previous table stayed
 /// in use (`WFM_PROFILE_MAPPING_TTL_S`, issue 13).
 pub const MAPPING_STALE: &str = "MappingStale";
+/// Count: attempts not sent because the OAuth token endpoint refused our credentials
+/// (`invalid_client`, `unauthorized_client`, `invalid_grant`, …): a configuration error.
+pub const AUTH_CONFIG_ERROR: &str = "AuthConfigError";
 /// Largest numeric array of one metric in one document (EMF specification, "Target members").
 pub const MAX_VALUES_PER_DOCUMENT: usize = 100;
 

@@ -4,7 +4,7 @@
 use crate::{Forwarder, Invocation, millis, note};
 use std::time::Duration;
 use tracing::{info, warn};
-use wfm_relay_core::attempt::{AttemptResult, Delivery, Shaped, Verdict, verdict};
+use wfm_relay_core::attempt::{AttemptResult, Delivery, Shaped, TransportKind, Verdict, verdict};
 use wfm_relay_core::breaker::{Admit, Health, Transition};
 use wfm_relay_core::envelope::Reason;
 use wfm_relay_core::event::EventInfo;
@@ -56,7 +56,18 @@ impl Forwarder {
             .record(a.admitted, health, self.ports.clock.instant());
         self.log_transition(transition, &a.info.id);
         note(inv.tally, |m| {
-            m.latency(res.latency_ms());
+            match &res {
+                // No POST was sent: no latency; a refused client is a configuration error.
+                AttemptResult::Transport {
+                    kind: TransportKind::CredentialsRefused,
+                    ..
+                } => m.add(metrics::AUTH_CONFIG_ERROR, 1),
+                AttemptResult::Transport {
+                    kind: TransportKind::Credentials,
+                    ..
+                } => {}
+                _ => m.latency(res.latency_ms()),
+            }
             match &v {
                 Verdict::Delivered { .. } => m.add(metrics::DELIVERED, 1),
                 Verdict::Park {

@@ -143,6 +143,18 @@ fn expected_alarms() -> Vec<AlarmSpec> {
             1,
             ge,
         ),
+        // Destination auth (issue 11): the token endpoint refused our client.
+        spec(
+            "WfmAuthConfigErrorAlarm",
+            relay(),
+            "AuthConfigError",
+            relay_fn(),
+            "Sum",
+            300,
+            1,
+            1,
+            ge,
+        ),
         // Open in each of 5 one-minute periods.
         spec(
             "WfmBreakerOpenAlarm",

@@ -92,6 +92,10 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
         { "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/" },
         { "Fn::Select": [1, { "Fn::Split": ["ssm:/", { "Ref": "WfmProfile" }] }] }
     ]] });
+    let oauth = json!({ "Ref": "WfmOAuthClientSecretArn" });
+    let api_key = json!({ "Ref": "WfmApiKeySecretArn" });
+    let user = json!({ "Ref": "WfmBasicUserSecretArn" });
+    let pw = json!({ "Ref": "WfmBasicPasswordSecretArn" });
     let actions_of = |s: &Json| -> Vec<String> {
         match &s["Action"] {
             Json::String(a) => vec![a.clone()],
@@ -123,7 +127,7 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
                     "sqs" => &[&dlq_arn, &retry_arn],
                     "s3" => &[&bucket_arn, &objects_arn, &profile_object, &mapping_object],
                     "logs" => &[&log_group_arn],
-                    "secretsmanager" => &[&secret, &signing_secret],
+                    "secretsmanager" => &[&secret, &signing_secret, &oauth, &api_key, &user, &pw],
                     "ssm" => &[&profile_parameter],
                     other => panic!("unexpected service {other} in {s}"),
                 };
@@ -162,6 +166,9 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
     want.push(("s3:GetObject".into(), profile_object));
     want.push(("s3:GetObject".into(), mapping_object));
     want.push(("ssm:GetParameter".into(), profile_parameter));
+    for auth_secret in [oauth, api_key, user, pw] {
+        want.push(("secretsmanager:GetSecretValue".into(), auth_secret));
+    }
     let key = |p: &(String, Json)| format!("{} {}", p.0, p.1);
     granted.sort_by_key(key);
     want.sort_by_key(key);
@@ -318,6 +325,31 @@ fn functions_get_secrets_and_metrics_namespace_scoped_to_the_parameters() {
             "HasSigningSecret",
             "WFM_SIGNING_SECRET_ARN",
             "WfmSigningSecret",
+        ),
+        // Destination auth (issue 11): each mode's secret, read only when its ARN is set.
+        (
+            "WfmOAuthClientSecretArn",
+            "HasOAuthSecret",
+            "WFM_OAUTH_CLIENT_SECRET_ARN",
+            "WfmOAuthClientSecret",
+        ),
+        (
+            "WfmApiKeySecretArn",
+            "HasApiKeySecret",
+            "WFM_API_KEY_ARN",
+            "WfmApiKey",
+        ),
+        (
+            "WfmBasicUserSecretArn",
+            "HasBasicUserSecret",
+            "WFM_BASIC_USER_ARN",
+            "WfmBasicUser",
+        ),
+        (
+            "WfmBasicPasswordSecretArn",
+            "HasBasicPasswordSecret",
+            "WFM_BASIC_PASSWORD_ARN",
+            "WfmBasicPassword",
         ),
     ];
     for (param, condition, _, _) in secrets {

@@ -13,6 +13,7 @@ use super::{AuthError, Clock};
 use crate::secrets::{SecretError, SecretFetch};
 use base64::Engine;
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -125,10 +126,49 @@ impl WfmAuth {
                 "no AWS client to read the secret with",
             ));
         }
+        let values = resolve_all(settings, fetcher.as_deref()).await?;
+        Self::build(settings, &values, fetcher, http, clock)
+    }
+
+    /// The provider of `settings` whose secrets are all plain values (local runs, tests,
+    /// benchmarks): no AWS call, otherwise as [`WfmAuth::from_settings`].
+    ///
+    /// # Errors
+    /// [`AuthError::Configuration`] naming the variable: a secret kept in AWS (there is no
+    /// client to read it with here), or a value that is not a valid header value.
+    pub fn from_plain_settings(
+        settings: &AuthSettings,
+        http: reqwest::Client,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, AuthError> {
+        let mut values = Values::new();
+        for source in sources(settings) {
+            match source {
+                SecretSource::Plain { variable, value } => {
+                    values.insert(variable, value.clone());
+                }
+                SecretSource::Aws(r) => {
+                    return Err(AuthError::configuration(
+                        r.variable(),
+                        "no AWS client to read the secret with",
+                    ));
+                }
+            }
+        }
+        Self::build(settings, &values, None, http, clock)
+    }
+
+    fn build(
+        settings: &AuthSettings,
+        values: &Values,
+        fetcher: Option<Arc<dyn SecretFetch>>,
+        http: reqwest::Client,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, AuthError> {
         let inner = match settings {
             AuthSettings::None => Inner::None,
             AuthSettings::OAuth2(o) => {
-                let secret = resolve(&o.client_secret, fetcher.as_deref()).await?;
+                let secret = value(values, &o.client_secret)?;
                 let endpoint = Arc::new(OAuth2Endpoint::new(o, secret, http)?);
                 let reread = match (&o.client_secret, fetcher) {
                     (SecretSource::Aws(r), Some(f)) => Some((r.clone(), f)),
@@ -143,7 +183,7 @@ impl WfmAuth {
                 })
             }
             _ => {
-                let header = static_header(settings, fetcher.as_deref()).await?;
+                let header = static_header(settings, values)?;
                 Inner::Static(StaticAuth {
                     settings: settings.clone(),
                     fetcher,
@@ -241,7 +281,8 @@ impl StaticAuth {
         if current.generation != used.generation {
             return Ok(true);
         }
-        let header = static_header(&self.settings, self.fetcher.as_deref()).await?;
+        let values = resolve_all(&self.settings, self.fetcher.as_deref()).await?;
+        let header = static_header(&self.settings, &values)?;
         let changed = header.as_ref().map(|(k, v)| (k, v.as_bytes()))
             != current.header.as_ref().map(|(k, v)| (k, v.as_bytes()));
         tracing::info!(changed, "WFM credentials read again from AWS after a 401");
@@ -311,15 +352,49 @@ async fn resolve(
     }
 }
 
-/// The header of a static mode (`bearer`, `api_key`, `basic`), the secrets read now.
-async fn static_header(
+/// The values of the secrets of some settings, by the variable that names or holds each.
+type Values = HashMap<&'static str, Secret>;
+
+/// The secret sources of `settings`, in a fixed order.
+fn sources(settings: &AuthSettings) -> Vec<&SecretSource> {
+    match settings {
+        AuthSettings::None => vec![],
+        AuthSettings::Bearer(s) => vec![s],
+        AuthSettings::OAuth2(o) => vec![&o.client_secret],
+        AuthSettings::ApiKey(a) => vec![&a.key],
+        AuthSettings::Basic(b) => std::iter::once(&b.user).chain(&b.password).collect(),
+    }
+}
+
+/// Every secret of `settings`, plain or read from AWS now.
+async fn resolve_all(
     settings: &AuthSettings,
     fetcher: Option<&dyn SecretFetch>,
+) -> Result<Values, AuthError> {
+    let mut values = Values::new();
+    for source in sources(settings) {
+        values.insert(source.variable(), resolve(source, fetcher).await?);
+    }
+    Ok(values)
+}
+
+/// The value of `source` among `values`.
+fn value(values: &Values, source: &SecretSource) -> Result<Secret, AuthError> {
+    values
+        .get(source.variable())
+        .cloned()
+        .ok_or_else(|| AuthError::configuration(source.variable(), "the secret was not read"))
+}
+
+/// The header of a static mode (`bearer`, `api_key`, `basic`) from the secrets' `values`.
+fn static_header(
+    settings: &AuthSettings,
+    values: &Values,
 ) -> Result<Option<(HeaderName, HeaderValue)>, AuthError> {
     let (name, value, variable) = match settings {
         AuthSettings::None | AuthSettings::OAuth2(_) => return Ok(None),
         AuthSettings::Bearer(s) => {
-            let token = resolve(s, fetcher).await?;
+            let token = value(values, s)?;
             (
                 AUTHORIZATION,
                 format!("Bearer {}", token.expose()),
@@ -330,13 +405,13 @@ async fn static_header(
             let name = HeaderName::from_bytes(a.header.as_bytes()).map_err(|_| {
                 AuthError::configuration("WFM_API_KEY_HEADER", "not a valid HTTP header name")
             })?;
-            let key = resolve(&a.key, fetcher).await?;
+            let key = value(values, &a.key)?;
             (name, key.expose().to_owned(), a.key.variable())
         }
         AuthSettings::Basic(b) => {
-            let user = resolve(&b.user, fetcher).await?;
+            let user = value(values, &b.user)?;
             let password = match &b.password {
-                Some(p) => resolve(p, fetcher).await?,
+                Some(p) => value(values, p)?,
                 None => Secret::new(""),
             };
             if user.expose().contains(':') {
