@@ -5,12 +5,12 @@
 mod auth_delivery;
 mod aws_rules;
 mod breaker;
+mod c22_signatures;
+mod c23_one_mib;
 mod c24_continuation;
 mod c25_gzip_members;
 mod c26_excerpts;
 mod c27_no_secret;
-mod c22_signatures;
-mod c23_one_mib;
 mod corpus;
 mod deploy_relayctl;
 mod doctor;
