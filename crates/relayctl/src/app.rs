@@ -181,7 +181,7 @@ fn init_logging(bar: &ProgressBar) {
 fn targets(replayer: &Replayer) -> Targets {
     let c = replayer.config();
     Targets {
-        wfm_url: c.wfm_url.clone(),
+        wfm_url: c.wfm_url.expose().to_owned(),
         dlq_url: c.dlq_url.clone(),
         retry_queue_url: c.retry_queue_url.clone(),
         archive_bucket: c.archive_bucket.clone(),

@@ -46,8 +46,8 @@ const BODY_READ_MAX_BYTES: usize = 64 * 1024;
 /// Settings of the HTTP client.
 #[derive(Debug, Clone)]
 pub struct WfmSettings {
-    /// Endpoint URL.
-    pub url: String,
+    /// Endpoint URL (`WFM_URL`), shown redacted by `Debug`.
+    pub url: wfm_relay_core::redact::SensitiveUrl,
     /// TCP + TLS connect timeout.
     pub connect_timeout: Duration,
     /// Idle pooled connections are closed after this (`WFM_POOL_IDLE_MS`).
@@ -93,13 +93,22 @@ pub enum WfmClientError {
 }
 
 /// HTTP client for the WFM endpoint. Build once per process; cheap to share by reference.
-#[derive(Debug, Clone)]
+/// `Debug` shows the URL redacted ([`redacted_url`]) and no credentials.
+#[derive(Clone)]
 pub struct WfmClient {
     url: reqwest::Url,
     pooled: reqwest::Client,
     fresh: reqwest::Client,
     secrets: Arc<SecretStore>,
     auth: Arc<WfmAuth>,
+}
+
+impl std::fmt::Debug for WfmClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WfmClient")
+            .field("url", &redacted_url(self.url.as_str()))
+            .finish_non_exhaustive()
+    }
 }
 
 impl WfmClient {
@@ -144,9 +153,9 @@ impl WfmClient {
         secrets: Arc<SecretStore>,
         auth: Arc<WfmAuth>,
     ) -> Result<Self, WfmClientError> {
-        let url = reqwest::Url::parse(&s.url).map_err(|e| WfmClientError::Invalid {
+        let url = reqwest::Url::parse(s.url.expose()).map_err(|e| WfmClientError::Invalid {
             variable: "WFM_URL",
-            message: format!("`{}` is not a valid URL: {e}", redacted_url(&s.url)),
+            message: format!("`{}` is not a valid URL: {e}", redacted_url(s.url.expose())),
         })?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

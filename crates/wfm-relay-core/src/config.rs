@@ -81,7 +81,8 @@ impl SecretRef {
 #[derive(Debug, Clone)]
 pub struct ForwarderConfig {
     /// `WFM_URL` (required): the endpoint POSTed to. `https://` only, unless `allow_http`.
-    pub wfm_url: String,
+    /// Shown redacted by `Debug` ([`crate::redact::SensitiveUrl`]).
+    pub wfm_url: crate::redact::SensitiveUrl,
     /// `WFM_ALLOW_HTTP` (default false): allow a plain `http://` URL (loopback tests and demos).
     pub allow_http: bool,
     /// `WFM_BODY` (default `event`): `event`, `detail` or `eventBody`.
@@ -340,7 +341,7 @@ impl ForwarderConfig {
         let function_name = var("AWS_LAMBDA_FUNCTION_NAME");
         // --- end of guards, breaker, metrics
         Ok(ForwarderConfig {
-            wfm_url,
+            wfm_url: crate::redact::SensitiveUrl::new(wfm_url),
             allow_http,
             body_mode,
             connect_timeout: ms("WFM_CONNECT_TIMEOUT_MS", 2000, 1, 60_000)?,

@@ -67,6 +67,36 @@ fn redact_user_info(base: &str) -> String {
     }
 }
 
+/// A URL that may carry a credential (`WFM_URL`): `Debug` and `Display` show it only through
+/// [`redacted_url`], so a configuration struct printed with `{:?}` never leaks the query;
+/// [`SensitiveUrl::expose`] gives the full text for the request itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SensitiveUrl(String);
+
+impl SensitiveUrl {
+    /// Wraps `url` (any text; it is not parsed here).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL exactly as configured, query and credentials included: only for sending.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SensitiveUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", redacted_url(&self.0))
+    }
+}
+
+impl std::fmt::Display for SensitiveUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redacted_url(&self.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +169,16 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("S3cr3tQueryKey123"), "{text}");
+    }
+
+    #[test]
+    fn sensitive_url_hides_its_query_in_debug_and_display() {
+        let u = SensitiveUrl::new("https://wfm.example.test/s?code=S3cr3t");
+        assert_eq!(
+            format!("{u:?}"),
+            "\"https://wfm.example.test/s?code=REDACTED\""
+        );
+        assert_eq!(u.to_string(), "https://wfm.example.test/s?code=REDACTED");
+        assert_eq!(u.expose(), "https://wfm.example.test/s?code=S3cr3t");
     }
 }
