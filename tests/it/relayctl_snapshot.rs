@@ -3,6 +3,7 @@
 //! loopback, moto (behind the AWS-rules layer) and the scripted WFM.
 
 use crate::lambda_process::forwarder_binary;
+use crate::log_scan::run_in_pty;
 use crate::support::{Stack, StackOptions, wfm};
 use serde_json::Value;
 use wfm_relay_local::genesys_api::{GenesysApi, GenesysApiOptions};
@@ -172,5 +173,40 @@ async fn relayctl_snapshot_exits_3_when_wfm_parks() {
         Some(2 * N),
         "every refused event is in the DLQ"
     );
+    api.shutdown().await;
+}
+
+/// On a terminal without --yes: the dry run's counts and the WFM URL (query redacted, C27) in
+/// the prompt; "n" sends nothing (exit 2), "y" sends the 2N events (exit 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relayctl_snapshot_asks_on_a_terminal() {
+    let stack = Stack::create(StackOptions::default()).await;
+    let api = GenesysApi::start(GenesysApiOptions::new(2))
+        .await
+        .expect("stand-in");
+    let w = wfm(&[200]).await;
+    let url = format!("{}?code=s3cr3t", w.url());
+    let vars = env(&stack, &api, &url, &[]);
+    let bin = forwarder_binary().with_file_name("relayctl");
+    let ask = |answer: &'static str| {
+        let (bin, vars) = (bin.clone(), vars.clone());
+        tokio::task::spawn_blocking(move || run_in_pty(&bin, &["snapshot"], &vars, answer))
+    };
+
+    let no = ask("n\n").await.expect("joined");
+    assert!(
+        no.text.contains("This sends 4 snapshot events (2 agents"),
+        "{}",
+        no.text
+    );
+    assert!(no.text.contains("Proceed? [y/N]"), "{}", no.text);
+    assert!(!no.text.contains("s3cr3t"), "C27: {}", no.text);
+    assert_eq!(no.code, Some(2), "{}", no.text);
+    assert_eq!(w.requests().len(), 0, "declined: nothing sent");
+
+    let yes = ask("y\n").await.expect("joined");
+    assert_eq!(yes.code, Some(0), "{}", yes.text);
+    assert!(yes.text.contains("  delivered       4"), "{}", yes.text);
+    assert_eq!(w.requests().len(), 4);
     api.shutdown().await;
 }

@@ -14,6 +14,7 @@ use indicatif::ProgressBar;
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
+use wfm_relay_core::redact::redacted_url;
 use wfm_relay_replayer::{SnapshotReport, SnapshotRequest, SnapshotTopic, Snapshotter};
 
 const SELECT_HELP: &str = "Selection (at most one kind; none = every active user)";
@@ -236,12 +237,15 @@ fn print_snapshot_report(report: &SnapshotReport, json: bool) -> Result<(), Stri
     }
 }
 
-/// The confirmation text from a dry run's report.
+/// The confirmation text from a dry run's report. `wfm_url` is shown with its query values,
+/// user info and fragment redacted ([`redacted_url`], case C27).
 pub fn snapshot_preview(dry: &SnapshotReport, wfm_url: &str) -> String {
     format!(
-        "This sends {} snapshot events ({} agents, read just now) to WFM at {wfm_url} through \
-         the delivery path (retries, retry queue, dead-letter queue).\n",
-        dry.events, dry.agents
+        "This sends {} snapshot events ({} agents, read just now) to WFM at {} through the \
+         delivery path (retries, retry queue, dead-letter queue).\n",
+        dry.events,
+        dry.agents,
+        redacted_url(wfm_url)
     )
 }
 
@@ -449,5 +453,7 @@ mod tests {
         assert!(text.contains("Genesys calls 2 (429: 0) · 0.0s"), "{text}");
         assert!(text.contains("relayctl stats"), "{text}");
         assert!(snapshot_preview(&r, "https://wfm/x").contains("6 snapshot events (3 agents"));
+        let shown = snapshot_preview(&r, "https://wfm.example/in?key=s3cr3t");
+        assert!(!shown.contains("s3cr3t"), "C27: {shown}");
     }
 }
