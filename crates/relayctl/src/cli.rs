@@ -41,7 +41,7 @@ pub struct Cli {
     /// Print the report as JSON on stdout (no table, no progress bar).
     #[arg(long, global = true)]
     pub json: bool,
-    /// Do not ask for confirmation before replay, redrive, archive or replay-archive.
+    /// Do not ask for confirmation before replay, redrive, archive, replay-archive or snapshot.
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,
     /// Read the whole request from this JSON file (the Lambda's payload, or a report's `next`)
