@@ -45,7 +45,7 @@ pub fn needs_confirmation(req: &Request) -> bool {
     req.plan().destructive
 }
 
-fn fail(code: Exit, msg: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn fail(code: Exit, msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("relayctl: {msg}");
     code.into()
 }
@@ -65,6 +65,15 @@ pub fn run(cli: Cli) -> ExitCode {
             );
         }
         return crate::doctor::run::run(args, cli.json);
+    }
+    if let Some(crate::cli::Command::Snapshot(args)) = &cli.command {
+        if cli.request_file.is_some() {
+            return fail(
+                Exit::Usage,
+                "give either snapshot or --request-file, not both",
+            );
+        }
+        return crate::snapshot::run(args, cli.json, cli.yes);
     }
     let req = match load_request(&cli) {
         Ok(r) => r,
@@ -141,7 +150,7 @@ fn load_request(cli: &Cli) -> Result<Request, String> {
 }
 
 /// A spinner on stderr, hidden with `--json` or when stderr is not a terminal.
-fn progress_bar(json: bool) -> ProgressBar {
+pub(crate) fn progress_bar(json: bool) -> ProgressBar {
     if json || !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -167,7 +176,7 @@ impl Write for BarWriter {
     }
 }
 
-fn init_logging(bar: &ProgressBar) {
+pub(crate) fn init_logging(bar: &ProgressBar) {
     let filter = tracing_subscriber::EnvFilter::try_from_env(LOG_VAR)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let bar = bar.clone();
@@ -235,7 +244,7 @@ fn replay_error(e: ReplayError, aws: &AwsSettings) -> Exit {
 
 /// Prints `e`: as one line with a hint when it is an AWS failure (`aws_call`, or its text shows
 /// one), else with its sources; the full chain as well with `RELAYCTL_LOG=debug`.
-fn print_error(e: &anyhow::Error, aws_call: bool, aws: &AwsSettings) {
+pub(crate) fn print_error(e: &anyhow::Error, aws_call: bool, aws: &AwsSettings) {
     let chain = format!("{e:#}");
     if aws_call || classify(&chain) != AwsFailure::Other {
         eprintln!("relayctl: {}", one_line(&e.to_string(), &chain, aws));
@@ -248,7 +257,7 @@ fn print_error(e: &anyhow::Error, aws_call: bool, aws: &AwsSettings) {
 }
 
 /// Asks on the terminal; true only for `y` / `yes`.
-fn confirm(bar: &ProgressBar, preview: &str) -> bool {
+pub(crate) fn confirm(bar: &ProgressBar, preview: &str) -> bool {
     bar.suspend(|| {
         eprint!("{preview}Proceed? [y/N] ");
         let _ = io::stderr().flush();

@@ -41,7 +41,7 @@ pub struct Cli {
     /// Print the report as JSON on stdout (no table, no progress bar).
     #[arg(long, global = true)]
     pub json: bool,
-    /// Do not ask for confirmation before replay, redrive, archive or replay-archive.
+    /// Do not ask for confirmation before replay, redrive, archive, replay-archive or snapshot.
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,
     /// Read the whole request from this JSON file (the Lambda's payload, or a report's `next`)
@@ -146,6 +146,30 @@ environment or --env-file: the stack's outputs of the same names.
 Exit codes: 0 no check failed (warnings printed); 1 doctor could not run; 2 usage; 4 at least
 one check failed; 5 with --strict, a check warned.")]
     Doctor(DoctorArgs),
+
+    /// Send every selected agent's current presence and routing status from Genesys Cloud to WFM.
+    #[command(
+        long_about = "\
+Send every selected agent's current presence and routing status from Genesys Cloud to WFM, as
+snapshot events (X-Snapshot: true) through the forwarder's delivery path: guards, retries, retry
+queue, dead-letter queue. Use it after a long outage, a first deployment, or a disabled
+EventBridge rule, so WFM knows who is in which state now. Same settings as the replayer Lambda's
+snapshot action: GENESYS_* (GENESYS_CLIENT_ID and its secret, GENESYS_DOMAIN or GENESYS_API_URL /
+GENESYS_LOGIN_URL, GENESYS_ORG_ID), SNAPSHOT_RATE_PER_S and the WFM and queue settings.
+
+Without --dry-run it reads Genesys once as a dry run, shows how many events it would send and
+asks before it sends (--yes skips the question).
+
+Exit codes: 0 done (or a dry run); 1 error, or the run stopped before the end (e.g. a missing
+Genesys permission); 2 usage error or declined; 3 done, but events were parked or not sent (or
+users unreadable).",
+        after_help = "\
+Examples:
+  relayctl snapshot --dry-run
+  relayctl snapshot --queue 6a3b… --topic routing_status
+  relayctl snapshot --user-id u-1 --user-id u-2 --yes"
+    )]
+    Snapshot(crate::snapshot::SnapshotArgs),
 }
 
 impl Command {
@@ -164,6 +188,8 @@ impl Command {
             // Not a replayer action: `app::run` runs doctor before any request is built, and
             // `Cli::request_source` refuses it; this arm only keeps the match total.
             Command::Doctor(_) => Request::new(Action::Stats),
+            // Not a replayer `Request` either: `app::run` runs it first (its own payload).
+            Command::Snapshot(_) => Request::new(Action::Stats),
             Command::Stats(a) => scan_request(Action::Stats, a),
             Command::Peek(a) => scan_request(Action::Peek, a),
             Command::Redrive(a) => change_request(Action::Redrive, a),
@@ -203,6 +229,9 @@ impl Cli {
         match (&self.command, &self.request_file) {
             (Some(Command::Doctor(_)), _) => {
                 Err("doctor is not a replayer request; run it as `relayctl doctor`".into())
+            }
+            (Some(Command::Snapshot(_)), _) => {
+                Err("snapshot is run as `relayctl snapshot`, not as a dead-letter request".into())
             }
             (Some(c), None) => Ok(RequestSource::Command(c.to_request())),
             (None, Some(p)) => Ok(RequestSource::File(p.clone())),

@@ -10,6 +10,7 @@
 //! * [`errors`]: AWS errors as one line with a hint (pure).
 //! * [`start`]: the replayer for an action; `stats` and `peek` read no WFM setting.
 //! * [`doctor`]: `relayctl doctor`, the stack's wiring checked.
+//! * [`snapshot`]: `relayctl snapshot`, agents' states from Genesys Cloud sent to WFM.
 //! * [`app`]: the run itself (environment, AWS, terminal, exit code).
 
 pub mod app;
@@ -20,4 +21,5 @@ pub mod envfile;
 pub mod errors;
 pub mod preview;
 pub mod render;
+pub mod snapshot;
 pub mod start;
