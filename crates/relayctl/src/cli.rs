@@ -146,6 +146,13 @@ environment or --env-file: the stack's outputs of the same names.
 Exit codes: 0 no check failed (warnings printed); 1 doctor could not run; 2 usage; 4 at least
 one check failed; 5 with --strict, a check warned.")]
     Doctor(DoctorArgs),
+
+    /// WFM output profiles: `profile test` shows the request a profile makes of one event.
+    #[command(long_about = "\
+WFM output profiles (WFM_PROFILE). `profile test` runs a profile over one event file or dead
+letter and shows the request that would be sent, without sending it. (`profile sync`, writing
+the user-field table from the Genesys API, is not built yet.)")]
+    Profile(crate::profile_cmd::ProfileArgs),
 }
 
 impl Command {
@@ -164,6 +171,8 @@ impl Command {
             // Not a replayer action: `app::run` runs doctor before any request is built, and
             // `Cli::request_source` refuses it; this arm only keeps the match total.
             Command::Doctor(_) => Request::new(Action::Stats),
+            // Not a replayer action either: `app::run` runs it before any request is built.
+            Command::Profile(_) => Request::new(Action::Stats),
             Command::Stats(a) => scan_request(Action::Stats, a),
             Command::Peek(a) => scan_request(Action::Peek, a),
             Command::Redrive(a) => change_request(Action::Redrive, a),
@@ -204,6 +213,9 @@ impl Cli {
             (Some(Command::Doctor(_)), _) => {
                 Err("doctor is not a replayer request; run it as `relayctl doctor`".into())
             }
+            (Some(Command::Profile(_)), _) => Err(
+                "profile is not a replayer request; run it as `relayctl profile test`".into(),
+            ),
             (Some(c), None) => Ok(RequestSource::Command(c.to_request())),
             (None, Some(p)) => Ok(RequestSource::File(p.clone())),
             (Some(_), Some(_)) => {

@@ -10,6 +10,7 @@
 //! * [`errors`]: AWS errors as one line with a hint (pure).
 //! * [`start`]: the replayer for an action; `stats` and `peek` read no WFM setting.
 //! * [`doctor`]: `relayctl doctor`, the stack's wiring checked.
+//! * [`profile_cmd`]: `relayctl profile test`, a WFM output profile run over one event.
 //! * [`app`]: the run itself (environment, AWS, terminal, exit code).
 
 pub mod app;
@@ -19,5 +20,6 @@ pub mod doctor;
 pub mod envfile;
 pub mod errors;
 pub mod preview;
+pub mod profile_cmd;
 pub mod render;
 pub mod start;
