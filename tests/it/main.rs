@@ -22,6 +22,7 @@ mod lambda_process;
 mod log_scan;
 mod oauth;
 mod profile;
+mod profile_relayctl;
 mod replayer;
 mod replayer_honest;
 mod secrets;
