@@ -23,6 +23,7 @@ mod log_scan;
 mod oauth;
 mod profile;
 mod relayctl_snapshot;
+mod profile_relayctl;
 mod replayer;
 mod replayer_honest;
 mod secrets;

@@ -75,6 +75,16 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         return crate::snapshot::run(args, cli.json, cli.yes);
     }
+    if let Some(crate::cli::Command::Profile(args)) = &cli.command {
+        if cli.request_file.is_some() {
+            return fail(
+                Exit::Usage,
+                "give either profile or --request-file, not both",
+            );
+        }
+        let crate::profile_cmd::ProfileCommand::Test(test) = &args.command;
+        return crate::profile_cmd::run::run(test, cli.json);
+    }
     let req = match load_request(&cli) {
         Ok(r) => r,
         Err(e) => return fail(Exit::Usage, e),

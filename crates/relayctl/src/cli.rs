@@ -170,6 +170,13 @@ Examples:
   relayctl snapshot --user-id u-1 --user-id u-2 --yes"
     )]
     Snapshot(crate::snapshot::SnapshotArgs),
+
+    /// WFM output profiles: `profile test` shows the request a profile makes of one event.
+    #[command(long_about = "\
+WFM output profiles (WFM_PROFILE). `profile test` runs a profile over one event file or dead
+letter and shows the request that would be sent, without sending it. (`profile sync`, writing
+the user-field table from the Genesys API, is not built yet.)")]
+    Profile(crate::profile_cmd::ProfileArgs),
 }
 
 impl Command {
@@ -190,6 +197,8 @@ impl Command {
             Command::Doctor(_) => Request::new(Action::Stats),
             // Not a replayer `Request` either: `app::run` runs it first (its own payload).
             Command::Snapshot(_) => Request::new(Action::Stats),
+            // Not a replayer action either: `app::run` runs it before any request is built.
+            Command::Profile(_) => Request::new(Action::Stats),
             Command::Stats(a) => scan_request(Action::Stats, a),
             Command::Peek(a) => scan_request(Action::Peek, a),
             Command::Redrive(a) => change_request(Action::Redrive, a),
@@ -233,6 +242,9 @@ impl Cli {
             (Some(Command::Snapshot(_)), _) => {
                 Err("snapshot is run as `relayctl snapshot`, not as a dead-letter request".into())
             }
+            (Some(Command::Profile(_)), _) => Err(
+                "profile is not a replayer request; run it as `relayctl profile test`".into(),
+            ),
             (Some(c), None) => Ok(RequestSource::Command(c.to_request())),
             (None, Some(p)) => Ok(RequestSource::File(p.clone())),
             (Some(_), Some(_)) => {

@@ -11,6 +11,7 @@
 //! * [`start`]: the replayer for an action; `stats` and `peek` read no WFM setting.
 //! * [`doctor`]: `relayctl doctor`, the stack's wiring checked.
 //! * [`snapshot`]: `relayctl snapshot`, agents' states from Genesys Cloud sent to WFM.
+//! * [`profile_cmd`]: `relayctl profile test`, a WFM output profile run over one event.
 //! * [`app`]: the run itself (environment, AWS, terminal, exit code).
 
 pub mod app;
@@ -20,6 +21,7 @@ pub mod doctor;
 pub mod envfile;
 pub mod errors;
 pub mod preview;
+pub mod profile_cmd;
 pub mod render;
 pub mod snapshot;
 pub mod start;

@@ -188,8 +188,12 @@ impl Shape for ActiveProfile {
     }
 }
 
-/// The profile document named by `WFM_PROFILE`, parsed and validated.
-async fn read_profile(
+/// The profile document named by `WFM_PROFILE`, parsed and validated (also used by
+/// `relayctl profile test` for its `--profile`).
+///
+/// # Errors
+/// [`ProfileStartError`] naming `WFM_PROFILE` (and the field).
+pub async fn read_profile(
     location: &ProfileLocation,
     s3: &aws_sdk_s3::Client,
 ) -> Result<Profile, ProfileStartError> {
@@ -223,6 +227,22 @@ async fn read_profile(
         }
     };
     Ok(Profile::from_json(&bytes)?)
+}
+
+/// The agent table of `profile` read once from `object` (`kind` names its variable in errors),
+/// never re-read: for tools such as `relayctl profile test`.
+///
+/// # Errors
+/// [`ProfileStartError`] naming the table's variable: the object cannot be read, or its
+/// content does not parse.
+pub async fn read_table_once(
+    profile: &Profile,
+    kind: TableKind,
+    object: &S3Object,
+    s3: &aws_sdk_s3::Client,
+) -> Result<wfm_relay_profile::AgentTable, ProfileStartError> {
+    let bytes = get_object(s3, object, kind.variable()).await?;
+    Ok(profile.parse_table(&bytes)?)
 }
 
 /// The agent table of `profile` from its S3 object, parsed.
