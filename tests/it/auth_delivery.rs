@@ -285,6 +285,43 @@ async fn the_replayer_posts_with_the_same_oauth2_settings() {
     assert_eq!(distinct.len(), 1, "one token for the three POSTs");
 }
 
+#[tokio::test]
+async fn a_wrong_client_secret_leaves_the_replay_failed_and_counts_auth_config_error() {
+    let stack = Stack::create(StackOptions::default()).await;
+    let (wfm, check) = checked_wfm(Script::Sequence(vec![])).await;
+    stack.park(&event(0), Reason::Expired, 2).await;
+    let wrong = format!("wrong-{}", unique("s"));
+    // A timeout beyond the 60 s deadline: the budget is cut, yet a POST never sent is `failed`,
+    // not `in_flight`.
+    let vars = with(
+        &oauth_env(),
+        &[
+            ("WFM_OAUTH_CLIENT_SECRET", &wrong),
+            ("WFM_TIMEOUT_MS", "120000"),
+        ],
+    );
+    let extra: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = stack.replayer(&wfm.url(), &extra);
+    let rep = run_request(&r, &Request::new(Action::Replay))
+        .await
+        .expect("replay");
+    assert_eq!(
+        (rep.matched, rep.failed, rep.in_flight, rep.delivered),
+        (1, 1, 0, 0)
+    );
+    assert_eq!(rep.auth_config_errors, 1);
+    let m = wfm_relay_replayer::report_metrics("WfmRelay", "replayer", &rep);
+    assert_eq!(m.count(AUTH_CONFIG_ERROR), 1);
+    assert!(
+        m.to_emf_json(0).contains("\"Name\":\"AuthConfigError\""),
+        "declared in the EMF document"
+    );
+    assert!(wfm.requests().is_empty(), "never sent without credentials");
+    assert_eq!(check.counts(), AuthCounts::default());
+    assert_eq!(stack.depth(&stack.dlq_url).await, 1, "stays in the DLQ");
+    assert_eq!(rep.remaining, Some(1));
+}
+
 /// Creates a Secrets Manager secret; its ARN.
 async fn create_secret(value: &str) -> String {
     aws_sdk_secretsmanager::Client::new(&sdk_config().await)

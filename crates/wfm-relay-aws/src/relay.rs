@@ -73,7 +73,7 @@ impl RelayParts {
             .await
             .map_err(WfmClientError::from)?;
         // The bearer token lives in the secret store (read by age too); the other modes' in
-        // `WfmAuth` (their secrets read now, and again after a 401).
+        // `WfmAuth` (their secrets read now, again by age, `SECRETS_TTL_S`, and after a 401).
         let auth = match cfg.auth.mode() {
             AuthMode::None | AuthMode::Bearer => WfmAuth::none(),
             _ => {
@@ -81,6 +81,7 @@ impl RelayParts {
                 WfmAuth::from_settings(&cfg.auth, fetcher, http, Arc::new(SystemClock))
                     .await
                     .map_err(WfmClientError::from)?
+                    .with_secrets_ttl(cfg.secrets_ttl)
             }
         };
         tracing::info!(mode = cfg.auth.mode().as_str(), "destination auth");

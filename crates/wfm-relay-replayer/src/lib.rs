@@ -243,14 +243,18 @@ fn next_request(plan: &Plan, req: &Request, report: &Report) -> Option<Request> 
         .then(|| report.next.clone().unwrap_or_else(|| req.clone()))
 }
 
-/// The metrics of one action: `Delivered`, `Failed`, `Archived` (Count), and the action name as
-/// the `Action` property (not a dimension).
+/// The metrics of one action: `Delivered`, `Failed`, `Archived` (Count), `AuthConfigError`
+/// (Count, only when the token endpoint refused our credentials), and the action name as the
+/// `Action` property (not a dimension).
 pub fn report_metrics(namespace: &str, function: &str, report: &Report) -> Metrics {
     let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
     let mut m = Metrics::replayer(namespace, function);
     m.add(metrics::DELIVERED, count(report.delivered));
     m.add(metrics::FAILED, count(report.failed));
     m.add(metrics::ARCHIVED, count(report.archived));
+    if report.auth_config_errors > 0 {
+        m.add(metrics::AUTH_CONFIG_ERROR, count(report.auth_config_errors));
+    }
     m.property("Action", report.action.as_str());
     m
 }

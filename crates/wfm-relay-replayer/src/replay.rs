@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use tracing::{info, warn};
 use wfm_relay_aws::profile_source::ActiveProfile;
 use wfm_relay_aws::queues::Received;
-use wfm_relay_core::attempt::{Delivery, Shape, Verdict, verdict};
+use wfm_relay_core::attempt::{AttemptResult, Delivery, Shape, TransportKind, Verdict, verdict};
 use wfm_relay_core::deadline::time_left;
 use wfm_relay_core::envelope::EnvelopeV1;
 use wfm_relay_core::event::parse_event;
@@ -24,6 +24,10 @@ const LATEST_PAGE: usize = 10;
 pub(crate) enum ReplayOutcome {
     /// WFM answered 2xx.
     Delivered,
+    /// Not sent: the token endpoint refused our credentials
+    /// ([`TransportKind::CredentialsRefused`]). Counted `failed` (the letter stays in the DLQ
+    /// with its history updated) and as the metric `AuthConfigError`.
+    CredentialsRefused,
     /// Not delivered (WFM refused, transport error, no time left); the letter's history is
     /// updated.
     Failed,
@@ -156,8 +160,8 @@ impl Replayer {
                     report.not_reached += 1;
                     release.push(l.msg);
                 }
-                ReplayOutcome::Failed => {
-                    report.failed += 1;
+                ReplayOutcome::Failed | ReplayOutcome::CredentialsRefused => {
+                    report.count_failed(&sent);
                     if let Some(msg) = self.rewrite_failed(l, rewritten).await {
                         release.push(msg);
                     }
@@ -247,7 +251,9 @@ impl Replayer {
             shaped.as_ref(),
         );
         let res = self.wfm.post(&d, timeout).await;
-        if timeout < self.cfg.timeout && res.status().is_none() {
+        // Without credentials nothing was sent: a plain failure, never `in_flight`.
+        let kind = no_credentials(&res);
+        if timeout < self.cfg.timeout && res.status().is_none() && kind.is_none() {
             warn!(event_id = %info.id, attempt, "replay POST cut short by the deadline; in flight");
             return ReplayOutcome::InFlight;
         }
@@ -263,6 +269,32 @@ impl Replayer {
             return ReplayOutcome::Delivered;
         }
         env.record_replay(&v, now);
-        ReplayOutcome::Failed
+        match kind {
+            Some(TransportKind::CredentialsRefused) => ReplayOutcome::CredentialsRefused,
+            _ => ReplayOutcome::Failed,
+        }
+    }
+}
+
+/// The kind of a result that was not sent for want of credentials
+/// ([`TransportKind::Credentials`] or [`TransportKind::CredentialsRefused`]), `None` otherwise.
+fn no_credentials(res: &AttemptResult) -> Option<TransportKind> {
+    match res {
+        AttemptResult::Transport {
+            kind: k @ (TransportKind::Credentials | TransportKind::CredentialsRefused),
+            ..
+        } => Some(*k),
+        _ => None,
+    }
+}
+
+impl Report {
+    /// Counts a failed replay: `failed`, and `auth_config_errors` when the token endpoint
+    /// refused our credentials.
+    pub(crate) fn count_failed(&mut self, outcome: &ReplayOutcome) {
+        self.failed += 1;
+        if matches!(outcome, ReplayOutcome::CredentialsRefused) {
+            self.auth_config_errors += 1;
+        }
     }
 }

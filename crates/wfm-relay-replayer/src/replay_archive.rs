@@ -218,7 +218,9 @@ impl Replayer {
         for (line, outcome) in outcomes {
             match outcome {
                 ReplayOutcome::Delivered => report.delivered += 1,
-                ReplayOutcome::Failed => report.failed += 1,
+                ReplayOutcome::Failed | ReplayOutcome::CredentialsRefused => {
+                    report.count_failed(&outcome);
+                }
                 ReplayOutcome::Invalid | ReplayOutcome::Unshapeable => report.unsendable += 1,
                 ReplayOutcome::InFlight => {
                     report.in_flight += 1;

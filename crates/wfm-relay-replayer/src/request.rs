@@ -259,6 +259,10 @@ pub struct Report {
     pub not_reached: usize,
     /// Letters that failed (POST not 2xx, or not movable); they stay in the DLQ.
     pub failed: usize,
+    /// Of `failed`: replays not sent because the OAuth token endpoint refused our credentials
+    /// (a configuration error; the metric `AuthConfigError`). Omitted from JSON when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub auth_config_errors: usize,
     /// Letters looked at that did not match the filter (left in the DLQ, visible again).
     pub skipped: usize,
     /// Matching letters that hold no valid EventBridge event (reason `invalid_event`): replay
@@ -295,6 +299,11 @@ pub struct Report {
     /// they are not among `keys`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub corrupt: Vec<CorruptObject>,
+}
+
+/// Whether a count is 0 (serde's `skip_serializing_if`).
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// An archive object replay-archive could not read in full.

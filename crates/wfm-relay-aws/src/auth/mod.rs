@@ -24,6 +24,7 @@
 
 mod oauth2_endpoint;
 mod provider;
+mod static_auth;
 mod token_cache;
 
 pub use oauth2_endpoint::{OAuth2Endpoint, token_http_client};

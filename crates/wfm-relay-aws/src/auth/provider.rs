@@ -1,13 +1,15 @@
 //! [`WfmAuth`]: the credentials provider of every POST to WFM, for all modes.
 //!
 //! Static modes (`bearer`, `api_key`, `basic`) build their header once from the secrets (read
-//! from AWS at start-up when they live there) and, after a 401, read the AWS secrets again:
-//! a resend is worth it only when a value changed. The `oauth2` mode asks the [`TokenCache`];
+//! from AWS at start-up when they live there) and read the AWS secrets again when they are older
+//! than `SECRETS_TTL_S` ([`WfmAuth::with_secrets_ttl`]) and after a 401: a resend is worth it
+//! only when a value changed. The `oauth2` mode asks the [`TokenCache`];
 //! after a 401 it always gets a new token. When the token endpoint refuses the client secret
 //! and the secret lives in AWS, the secret is read again (at most every
 //! [`SECRET_REREAD_PAUSE`]) and, when it changed (a rotation), the token request is repeated.
 
 use super::oauth2_endpoint::OAuth2Endpoint;
+use super::static_auth::StaticAuth;
 use super::token_cache::{TokenCache, TokenStats};
 use super::{AuthError, Clock};
 use crate::secrets::{SecretError, SecretFetch};
@@ -28,8 +30,8 @@ pub const SECRET_REREAD_PAUSE: Duration = Duration::from_secs(30);
 /// to (passed back to [`WfmAuth::renew_after_401`]). `Debug` hides the value.
 #[derive(Clone)]
 pub struct Authorization {
-    header: Option<(HeaderName, HeaderValue)>,
-    generation: u64,
+    pub(super) header: Option<(HeaderName, HeaderValue)>,
+    pub(super) generation: u64,
 }
 
 impl Authorization {
@@ -51,13 +53,6 @@ impl fmt::Debug for Authorization {
             .field("generation", &self.generation)
             .finish()
     }
-}
-
-struct StaticAuth {
-    settings: AuthSettings,
-    fetcher: Option<Arc<dyn SecretFetch>>,
-    current: RwLock<Authorization>,
-    renew: tokio::sync::Mutex<()>,
 }
 
 struct OAuthAuth {
@@ -192,6 +187,9 @@ impl WfmAuth {
                         generation: 1,
                     }),
                     renew: tokio::sync::Mutex::new(()),
+                    ttl: Duration::MAX,
+                    clock,
+                    next_reread: Mutex::new(None),
                 })
             }
         };
@@ -199,6 +197,21 @@ impl WfmAuth {
             mode: settings.mode(),
             inner,
         })
+    }
+
+    /// Reads the AWS secrets of the static modes (`api_key`, `basic`, and `bearer` when built
+    /// here) again once they are older than `ttl` (`SECRETS_TTL_S`, as
+    /// [`crate::secrets::SecretStore`] does for the bearer token), not only after a 401. Only one
+    /// POST reads; the others use the current values meanwhile. A failed read keeps the current
+    /// values and is tried again after min(`ttl`, 30 s). No effect in modes `none` and `oauth2`
+    /// or when no secret lives in AWS.
+    pub fn with_secrets_ttl(mut self, ttl: Duration) -> Self {
+        if let Inner::Static(s) = &mut self.inner {
+            s.ttl = ttl;
+            let next = s.clock.now().checked_add(ttl);
+            *s.next_reread.get_mut().unwrap_or_else(|e| e.into_inner()) = next;
+        }
+        self
     }
 
     /// The mode.
@@ -231,7 +244,7 @@ impl WfmAuth {
                 header: None,
                 generation: 0,
             }),
-            Inner::Static(s) => Ok(s.current.read().unwrap_or_else(|e| e.into_inner()).clone()),
+            Inner::Static(s) => Ok(s.current_by_age().await),
             Inner::Cache(c) => c.token(budget).await.map(bearer),
             Inner::OAuth(o) => {
                 let started = Instant::now();
@@ -264,36 +277,6 @@ impl WfmAuth {
             Inner::OAuth(o) => o.cache.renew(used.generation, budget).await.map(|_| true),
             Inner::Static(s) => s.renew(used).await,
         }
-    }
-}
-
-impl StaticAuth {
-    async fn renew(&self, used: &Authorization) -> Result<bool, AuthError> {
-        if self.fetcher.is_none() {
-            return Ok(false);
-        }
-        let _one = self.renew.lock().await;
-        let current = self
-            .current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if current.generation != used.generation {
-            return Ok(true);
-        }
-        let values = resolve_all(&self.settings, self.fetcher.as_deref()).await?;
-        let header = static_header(&self.settings, &values)?;
-        let changed = header.as_ref().map(|(k, v)| (k, v.as_bytes()))
-            != current.header.as_ref().map(|(k, v)| (k, v.as_bytes()));
-        tracing::info!(changed, "WFM credentials read again from AWS after a 401");
-        if changed {
-            let mut c = self.current.write().unwrap_or_else(|e| e.into_inner());
-            *c = Authorization {
-                header,
-                generation: current.generation + 1,
-            };
-        }
-        Ok(changed)
     }
 }
 
@@ -367,7 +350,7 @@ fn sources(settings: &AuthSettings) -> Vec<&SecretSource> {
 }
 
 /// Every secret of `settings`, plain or read from AWS now.
-async fn resolve_all(
+pub(super) async fn resolve_all(
     settings: &AuthSettings,
     fetcher: Option<&dyn SecretFetch>,
 ) -> Result<Values, AuthError> {
@@ -387,7 +370,7 @@ fn value(values: &Values, source: &SecretSource) -> Result<Secret, AuthError> {
 }
 
 /// The header of a static mode (`bearer`, `api_key`, `basic`) from the secrets' `values`.
-fn static_header(
+pub(super) fn static_header(
     settings: &AuthSettings,
     values: &Values,
 ) -> Result<Option<(HeaderName, HeaderValue)>, AuthError> {
@@ -438,7 +421,7 @@ fn static_header(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{AuthErrorKind, SystemClock};
+    use crate::auth::{AuthErrorKind, ManualClock, SystemClock};
     use std::collections::HashMap;
     use std::future::Future;
     use std::pin::Pin;
@@ -497,6 +480,111 @@ mod tests {
     }
 
     const BUDGET: Duration = Duration::from_secs(5);
+
+    /// The header value `auth` sends now.
+    async fn sent(auth: &WfmAuth) -> String {
+        let a = auth.authorization(BUDGET).await.expect("credentials");
+        let (_, v) = a.header().expect("a header");
+        v.to_str().expect("ascii").to_owned()
+    }
+
+    #[tokio::test]
+    async fn api_key_and_basic_secrets_are_read_again_by_age() {
+        let ttl = Duration::from_secs(300);
+        let cases: [(Env, &str, [&str; 2]); 2] = [
+            (
+                &[
+                    ("WFM_AUTH_MODE", "api_key"),
+                    ("WFM_API_KEY_HEADER", "X-Api-Key"),
+                    ("WFM_API_KEY_ARN", "arn:s"),
+                ],
+                // What the secret holds, then the header value sent.
+                "k-old",
+                ["k-old", "k-new"],
+            ),
+            (
+                &[("WFM_AUTH_MODE", "basic"), ("WFM_BASIC_USER_ARN", "arn:s")],
+                "old",
+                // base64("old:"), base64("k-new:").
+                ["Basic b2xkOg==", "Basic ay1uZXc6"],
+            ),
+        ];
+        for (env, first, [before, after]) in cases {
+            let fake = Arc::new(Fake::default());
+            fake.set("arn:s", first);
+            let clock = Arc::new(ManualClock::new(Instant::now()));
+            let fetcher: Arc<dyn SecretFetch> = Arc::clone(&fake) as _;
+            let auth = WfmAuth::from_settings(
+                &settings(env),
+                Some(fetcher),
+                reqwest::Client::new(),
+                Arc::clone(&clock) as _,
+            )
+            .await
+            .expect("provider")
+            .with_secrets_ttl(ttl);
+            let reads = || fake.reads.load(Ordering::SeqCst);
+            assert_eq!(
+                (sent(&auth).await, reads()),
+                (before.to_owned(), 1),
+                "{env:?}"
+            );
+            fake.set("arn:s", "k-new");
+            clock.advance(ttl - Duration::from_secs(1));
+            assert_eq!(
+                (sent(&auth).await, reads()),
+                (before.to_owned(), 1),
+                "young: no read"
+            );
+            clock.advance(Duration::from_secs(1));
+            assert_eq!(
+                (sent(&auth).await, reads()),
+                (after.to_owned(), 2),
+                "{env:?}"
+            );
+            assert_eq!(sent(&auth).await, after, "read once per TTL");
+            assert_eq!(reads(), 2);
+            // A failed read keeps the current value and is tried again after 30 s.
+            fake.values.lock().expect("lock").clear();
+            clock.advance(ttl);
+            assert_eq!((sent(&auth).await, reads()), (after.to_owned(), 3), "kept");
+            clock.advance(Duration::from_secs(29));
+            assert_eq!(reads_after(&auth, &fake).await, 3, "not before 30 s");
+            clock.advance(Duration::from_secs(1));
+            assert_eq!(reads_after(&auth, &fake).await, 4, "tried again");
+        }
+    }
+
+    /// The fetcher's reads after one more POST's credentials.
+    async fn reads_after(auth: &WfmAuth, fake: &Fake) -> u64 {
+        auth.authorization(BUDGET).await.expect("credentials");
+        fake.reads.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn without_a_ttl_static_secrets_are_read_only_after_a_401() {
+        let fake = Arc::new(Fake::default());
+        fake.set("arn:key", "k-1");
+        let env: Env = &[
+            ("WFM_AUTH_MODE", "api_key"),
+            ("WFM_API_KEY_HEADER", "X-Api-Key"),
+            ("WFM_API_KEY_ARN", "arn:key"),
+        ];
+        let clock = Arc::new(ManualClock::new(Instant::now()));
+        let fetcher: Arc<dyn SecretFetch> = Arc::clone(&fake) as _;
+        let auth = WfmAuth::from_settings(
+            &settings(env),
+            Some(fetcher),
+            reqwest::Client::new(),
+            Arc::clone(&clock) as _,
+        )
+        .await
+        .expect("provider");
+        fake.set("arn:key", "k-2");
+        clock.advance(Duration::from_secs(86_400));
+        assert_eq!(sent(&auth).await, "k-1");
+        assert_eq!(fake.reads.load(Ordering::SeqCst), 1);
+    }
 
     #[tokio::test]
     async fn each_static_mode_sends_its_header() {
