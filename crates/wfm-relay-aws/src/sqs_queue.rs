@@ -13,16 +13,18 @@
 //! so a larger envelope goes to the claim check (or, without a bucket, is sent for SQS to judge).
 //! SendMessageBatch calls are cut at 10 entries and 1 MiB in total ([`crate::sqs_limits`]).
 
+mod fit;
+
 use crate::claim_check::ClaimCheck;
 use crate::queues::{BatchEntry, BatchOutcome, Depth, EnvelopeEntry, QueueError, Received, Sent};
-use crate::sqs_limits::{MAX_BATCH_BYTES, MIN_MESSAGE_BYTES, batch_ranges};
+use crate::sqs_limits::{MAX_BATCH_BYTES, batch_ranges};
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
     MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use tokio::sync::Mutex;
-use wfm_relay_core::envelope::{EnvelopeV1, S3Pointer};
+use wfm_relay_core::envelope::EnvelopeV1;
 
 /// One queue: the SQS client, the URL and its `MaximumMessageSize` once read.
 #[derive(Debug)]
@@ -30,12 +32,6 @@ pub(crate) struct SqsQueue {
     sqs: aws_sdk_sqs::Client,
     url: String,
     limit: Mutex<Option<usize>>,
-}
-
-/// An envelope made ready to send: its body, and the claim check it needed.
-struct Fitted {
-    body: String,
-    claim_check: Option<S3Pointer>,
 }
 
 impl SqsQueue {
@@ -56,85 +52,6 @@ impl SqsQueue {
             operation,
             queue: self.url.clone(),
             message: DisplayErrorContext(&e).to_string(),
-        }
-    }
-
-    /// The queue's `MaximumMessageSize` in bytes, read once and cached; `None` when it cannot be
-    /// read (read again next time).
-    pub(crate) async fn max_message_bytes(&self) -> Option<usize> {
-        let mut limit = self.limit.lock().await;
-        if let Some(l) = *limit {
-            return Some(l);
-        }
-        let read = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&self.url)
-            .attribute_names(QueueAttributeName::MaximumMessageSize)
-            .send()
-            .await;
-        *limit = match read {
-            Ok(out) => out
-                .attributes()
-                .and_then(|a| a.get(&QueueAttributeName::MaximumMessageSize))
-                .and_then(|v| v.parse().ok()),
-            Err(e) => {
-                tracing::warn!(queue = %self.url, error = %DisplayErrorContext(&e),
-                    bound = MIN_MESSAGE_BYTES, "cannot read MaximumMessageSize; claim-checking what exceeds the smallest limit a queue can have");
-                None
-            }
-        };
-        *limit
-    }
-
-    /// Forgets the cached `MaximumMessageSize` (SQS refused a message as too long: the queue's
-    /// attribute changed since it was read).
-    async fn forget_limit(&self) {
-        *self.limit.lock().await = None;
-    }
-
-    /// The body to send for `env`: as it is when it fits the queue's limit; else with its event
-    /// moved to the claim-check bucket (and, if even that is too long, without its excerpt and
-    /// with `last_error` cut to 200 characters).
-    async fn fit(&self, claim: &ClaimCheck, env: &EnvelopeV1) -> Result<Fitted, QueueError> {
-        let limit = self.max_message_bytes().await;
-        let bound = limit.unwrap_or(MIN_MESSAGE_BYTES);
-        let mut body = env.to_json();
-        if body.len() <= bound {
-            return Ok(Fitted {
-                body,
-                claim_check: None,
-            });
-        }
-        let size = body.len();
-        let mut env = env.clone();
-        let mut claim_check = None;
-        if let Some(bucket) = claim.bucket()
-            && let Some(event) = env.event.take()
-        {
-            let pointer = claim.put(bucket, event.into_bytes()).await?;
-            env.event_s3 = Some(pointer.clone());
-            claim_check = Some(pointer);
-            body = env.to_json();
-        } else if env.event.is_some() && limit.is_some() {
-            return Err(QueueError::Oversize {
-                size,
-                limit: bound,
-                why: "no ARCHIVE_BUCKET is configured for claim checks".into(),
-            });
-        }
-        if body.len() > bound {
-            env.excerpt = None;
-            env.last_error = env.last_error.map(|e| e.chars().take(200).collect());
-            body = env.to_json();
-        }
-        match limit {
-            Some(limit) if body.len() > limit => Err(QueueError::Oversize {
-                size: body.len(),
-                limit,
-                why: "even the claim-check pointer does not fit".into(),
-            }),
-            _ => Ok(Fitted { body, claim_check }),
         }
     }
 
