@@ -474,9 +474,18 @@ mod tests {
     }
 
     async fn build(pairs: Env<'_>, fake: &Arc<Fake>) -> Result<WfmAuth, AuthError> {
+        build_at(pairs, fake, Arc::new(SystemClock)).await
+    }
+
+    /// [`build`] with the clock the test drives.
+    async fn build_at(
+        pairs: Env<'_>,
+        fake: &Arc<Fake>,
+        clock: Arc<dyn crate::auth::Clock>,
+    ) -> Result<WfmAuth, AuthError> {
         let http = reqwest::Client::new();
         let fetcher: Arc<dyn SecretFetch> = Arc::clone(fake) as _;
-        WfmAuth::from_settings(&settings(pairs), Some(fetcher), http, Arc::new(SystemClock)).await
+        WfmAuth::from_settings(&settings(pairs), Some(fetcher), http, clock).await
     }
 
     const BUDGET: Duration = Duration::from_secs(5);
@@ -513,16 +522,10 @@ mod tests {
             let fake = Arc::new(Fake::default());
             fake.set("arn:s", first);
             let clock = Arc::new(ManualClock::new(Instant::now()));
-            let fetcher: Arc<dyn SecretFetch> = Arc::clone(&fake) as _;
-            let auth = WfmAuth::from_settings(
-                &settings(env),
-                Some(fetcher),
-                reqwest::Client::new(),
-                Arc::clone(&clock) as _,
-            )
-            .await
-            .expect("provider")
-            .with_secrets_ttl(ttl);
+            let auth = build_at(env, &fake, Arc::clone(&clock) as _)
+                .await
+                .expect("provider")
+                .with_secrets_ttl(ttl);
             let reads = || fake.reads.load(Ordering::SeqCst);
             assert_eq!(
                 (sent(&auth).await, reads()),
@@ -571,15 +574,9 @@ mod tests {
             ("WFM_API_KEY_ARN", "arn:key"),
         ];
         let clock = Arc::new(ManualClock::new(Instant::now()));
-        let fetcher: Arc<dyn SecretFetch> = Arc::clone(&fake) as _;
-        let auth = WfmAuth::from_settings(
-            &settings(env),
-            Some(fetcher),
-            reqwest::Client::new(),
-            Arc::clone(&clock) as _,
-        )
-        .await
-        .expect("provider");
+        let auth = build_at(env, &fake, Arc::clone(&clock) as _)
+            .await
+            .expect("provider");
         fake.set("arn:key", "k-2");
         clock.advance(Duration::from_secs(86_400));
         assert_eq!(sent(&auth).await, "k-1");
