@@ -5,12 +5,15 @@
 //! * [`queues`]: the retry queue's redrive policy, visibility timeout and the retention periods
 //!   (pure evaluation of `GetQueueAttributes` results).
 //! * [`bucket`]: the archive bucket's default encryption and public-access block (pure).
+//! * [`function`]: the other AWS clients ([`function::DoctorClients`]) and a function's
+//!   configuration (`GetFunctionConfiguration`), shared by the Lambda, IAM and secrets checks.
 //! * [`gather`]: the AWS calls (SQS, S3) that feed the checks.
 //! * [`run`]: the run itself (environment, AWS, output, exit code).
 //!
 //! Doctor reads metadata only: no secret, no profile, no `WFM_URL`, and it changes nothing.
 
 pub mod bucket;
+pub mod function;
 pub mod gather;
 pub mod queues;
 pub mod run;
