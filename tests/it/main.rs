@@ -14,6 +14,7 @@ mod c27_no_secret;
 mod corpus;
 mod deploy_relayctl;
 mod doctor;
+mod doctor_fn;
 mod eventbridge_cases;
 mod faults;
 mod genesys_api;

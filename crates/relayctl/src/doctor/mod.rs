@@ -8,16 +8,27 @@
 //! * [`function`]: the other AWS clients ([`function::DoctorClients`]) and a function's
 //!   configuration (`GetFunctionConfiguration`), shared by the Lambda, IAM and secrets checks.
 //! * [`gather`]: the AWS calls (SQS, S3) that feed the checks.
+//! * [`deployed`]: what the queue checks compare with (the deployed forwarder's `RETRY_SCHEDULE`
+//!   and `Timeout`, the mapping's batching window; local values only under `--local`) (pure).
+//! * [`lambda`]: the forwarder's event source mapping and async invoke config (pure).
+//! * [`events`]: the EventBridge bus, rule and target (pure).
+//! * [`gather_fn`]: the AWS calls (Lambda, EventBridge, queue ARNs) that feed those.
+//! * [`tls`]: WFM's URL answers TLS with a trusted chain (one `HEAD`, no event).
 //! * [`run`]: the run itself (environment, AWS, output, exit code).
 //!
-//! Doctor reads metadata only: no secret, no profile, no `WFM_URL`, and it changes nothing.
+//! Doctor reads metadata only (no secret, no profile) and changes nothing; WFM gets one `HEAD`.
 
 pub mod bucket;
+pub mod deployed;
+pub mod events;
 pub mod function;
 pub mod gather;
+pub mod gather_fn;
+pub mod lambda;
 pub mod queues;
 pub mod run;
 pub mod targets;
+pub mod tls;
 
 use serde_json::{Value, json};
 
@@ -100,16 +111,9 @@ impl Finding {
 /// The checks issue 14 item 4 lists that this doctor does not make yet (printed, so a clean
 /// report does not read as "all of it checked").
 pub const NOT_CHECKED: &[&str] = &[
-    "the forwarder's function timeout and RETRY_SCHEDULE from GetFunctionConfiguration \
-     (doctor uses the local FUNCTION_TIMEOUT_S and RETRY_SCHEDULE, defaults 60 s and the \
-     template's schedule)",
-    "the event source mapping (ReportBatchItemFailures, MaximumConcurrency, state)",
-    "the async invoke config (on-failure destination, maximum event age)",
-    "the EventBridge rule (enabled, targets the forwarder, its bus exists)",
     "the alarms (exist, have actions)",
     "the secrets and the function roles' policies",
     "the WFM profile",
-    "WFM's URL answers TLS with a trusted chain",
 ];
 
 /// Doctor's exit codes (the same meanings as every relayctl command).

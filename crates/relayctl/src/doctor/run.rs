@@ -1,9 +1,13 @@
 //! One `relayctl doctor` run: the names from the environment, the AWS calls, the report on
-//! stdout, the exit code. Loads no secret and no profile and needs no `WFM_URL`.
+//! stdout, the exit code. Loads no secret and no profile; WFM's URL (`WFM_URL`, else the
+//! forwarder's) gets one TLS probe, never an event.
 
-use super::gather::{Expected, Unreachable, bucket_checks, queue_checks};
+use super::function::{DoctorClients, function_facts};
+use super::gather::{Unreachable, bucket_checks, queue_checks};
+use super::gather_fn::{Forwarder, QueueArns, eventbridge_checks, lambda_checks, queue_arn};
 use super::targets::StackNames;
 use super::{DoctorExit, exit_for, report_json, report_text};
+use super::{deployed, tls};
 use crate::app::LOG_VAR;
 use crate::args::DoctorArgs;
 use crate::errors::{AwsSettings, one_line, wants_full_chain};
@@ -30,13 +34,33 @@ pub fn run(args: &DoctorArgs, json: bool) -> ExitCode {
 async fn checks(args: &DoctorArgs, json: bool) -> DoctorExit {
     let env = |k: &str| std::env::var(k).ok();
     let names = StackNames::from_lookup(env);
-    let expected = Expected::from_lookup(env, args.local);
     let conf = load_sdk_config().await;
     let aws_settings = AwsSettings::from_lookup(env, conf.region().map(ToString::to_string));
     let aws = AwsClients::from_sdk_config(&conf);
+    let clients = DoctorClients::from_sdk_config(&conf);
     let gathered = async {
+        // The forwarder's configuration, read once: its RETRY_SCHEDULE, Timeout and WFM_URL.
+        let facts = match &names.forwarder_function {
+            Some(n) => function_facts(&clients, n, "FORWARDER_FUNCTION").await?,
+            None => None,
+        };
+        let forwarder = Forwarder::from(names.forwarder_function.as_deref(), facts.as_ref());
+        let arns = QueueArns {
+            retry: queue_arn(&aws, names.retry_queue_url.as_deref(), "RETRY_QUEUE_URL").await?,
+            dlq: queue_arn(&aws, names.dlq_url.as_deref(), "DLQ_URL").await?,
+        };
+        let (lambda_findings, mapping) =
+            lambda_checks(&clients, forwarder, &arns, args.local).await?;
+        let expected = deployed::expected(env, forwarder, mapping.as_ref(), args.local);
         let mut all = queue_checks(&aws, &names, &expected).await?;
         all.extend(bucket_checks(&aws, &names, &expected).await?);
+        all.extend(lambda_findings);
+        all.extend(eventbridge_checks(&clients, &names, forwarder, args.local).await?);
+        let wfm_forwarder = names
+            .forwarder_function
+            .as_deref()
+            .map(|n| (n, facts.as_ref()));
+        all.push(tls::check(env("WFM_URL").as_deref(), wfm_forwarder, args.local).await);
         Ok::<_, Unreachable>(all)
     }
     .await;
