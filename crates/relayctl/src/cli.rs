@@ -167,6 +167,7 @@ users unreadable).",
 Examples:
   relayctl snapshot --dry-run
   relayctl snapshot --queue 6a3b… --topic routing_status
+  relayctl snapshot --division 5f1c… --dry-run
   relayctl snapshot --user-id u-1 --user-id u-2 --yes"
     )]
     Snapshot(crate::snapshot::SnapshotArgs),
