@@ -6,6 +6,7 @@ Points PyPI `purecloudplatformclientv2` (pinned in infra/requirements.txt) at th
 takes a token from its `POST /oauth/token` (`ApiClient.get_client_credentials_token`), calls
 
   UsersApi.get_users(expand=[presence, routingStatus], state=active)  GET /api/v2/users
+  UsersApi.get_users(expand=[employerInfo], state=active)           GET /api/v2/users (profile sync)
   PresenceApi.get_users_presences_purecloud_bulk(id=[...])         GET /api/v2/users/presences/purecloud/bulk
   UsersApi.get_user_routingstatus(user_id)                          GET /api/v2/users/{userId}/routingstatus
   GroupsApi.get_group_members / get_group_individuals               GET /api/v2/groups/{groupId}/members|individuals
@@ -182,7 +183,10 @@ def main():
             problem(f"{where}: total {page.total}, expected {a.agents}")
         for i, u in enumerate(page.entities or []):
             w = f"{where}.entities[{i}]"
-            required(u, ["id", "name", "state", "presence", "routing_status"], w)
+            required(u, ["id", "name", "state", "presence", "routing_status", "division"], w)
+            if u.division is not None:
+                # The division selection filters these pages by `division.id`.
+                required(u.division, ["id"], f"{w}.division", {"id": str})
             if u.presence is not None:
                 check_presence(u.presence, f"{w}.presence", False)
                 required(u.presence, ["primary"], f"{w}.presence", {"primary": bool})
@@ -196,6 +200,33 @@ def main():
         problem(f"get_users: {len(seen)} users ({len(set(seen))} distinct), expected {a.agents}")
     if page_count != -(-a.agents // 100):
         problem(f"get_users: pageCount {page_count}")
+
+    # The fields `relayctl profile sync` reads: username, email, employerInfo.employeeId.
+    with_employee_id, fields_seen = 0, 0
+    page_number_f = 1
+    while True:
+        where = f"get_users(employerInfo, page {page_number_f})"
+        page = call(client, users_api.get_users, "UserEntityListing", where, page_size=500,
+                    page_number=page_number_f, expand=["employerInfo"], state="active")
+        if page is None:
+            break
+        for i, u in enumerate(page.entities or []):
+            w = f"{where}.entities[{i}]"
+            required(u, ["id", "username", "email"], w, {"username": str, "email": str})
+            if u.presence is not None or u.routing_status is not None:
+                problem(f"{w}: presence / routingStatus without being asked for")
+            if u.employer_info is not None:
+                required(u.employer_info, ["employee_id"], f"{w}.employerInfo",
+                         {"employee_id": str})
+                with_employee_id += 1
+            fields_seen += 1
+        if not page.next_uri:
+            break
+        page_number_f += 1
+    if fields_seen != a.agents:
+        problem(f"get_users(employerInfo): {fields_seen} users, expected {a.agents}")
+    if a.agents > 0 and with_employee_id == 0:
+        problem("get_users(employerInfo): no user has employerInfo.employeeId")
 
     # Bulk presence: 50 ids parse; 51 are refused with an ErrorBody.
     presence_api = sdk.PresenceApi(client)
@@ -260,7 +291,8 @@ def main():
         for p in PROBLEMS:
             print(f"contract: {p}")
         return 1
-    print(f"ok: {len(seen)} users in {page_number} pages, {len(bulk or [])} bulk presences, "
+    print(f"ok: {len(seen)} users in {page_number} pages ({with_employee_id} with an employee "
+          f"id), {len(bulk or [])} bulk presences, "
           f"{len(members.entities) if members else 0} group members, "
           f"{len(qm.entities) if qm else 0} queue members, org {org.id if org else '?'}")
     return 0

@@ -8,7 +8,8 @@ use crate::signing::python;
 use wfm_relay_local::genesys_api::seed::{group_id, queue_id};
 use wfm_relay_local::genesys_api::{GenesysApi, GenesysApiOptions};
 
-/// 230 agents: three users pages of 100, and more than 50 ids for the bulk limit.
+/// 230 agents: three users pages of 100, and more than 50 ids for the bulk limit; every tenth
+/// (23) has no `employerInfo`.
 const AGENTS: usize = 230;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,14 +44,15 @@ async fn official_sdk_parses_every_answer_of_the_stand_in() {
         out.status
     );
     assert!(
-        text.starts_with("ok: 230 users in 3 pages, 50 bulk presences"),
+        text.starts_with("ok: 230 users in 3 pages (207 with an employee id), 50 bulk presences"),
         "{text}"
     );
 
     let c = api.counters();
     assert_eq!(c.tokens_issued, 1);
     assert_eq!(c.of("POST /oauth/token"), 1);
-    assert_eq!(c.of("GET /api/v2/users"), 3);
+    // Three pages of 100 with presence and routing status, one of 500 with employerInfo.
+    assert_eq!(c.of("GET /api/v2/users"), 4);
     assert_eq!(c.of("GET /api/v2/users/presences/purecloud/bulk"), 2);
     assert_eq!(
         (c.bulk_calls, c.max_bulk_ids),

@@ -82,8 +82,14 @@ pub fn run(cli: Cli) -> ExitCode {
                 "give either profile or --request-file, not both",
             );
         }
-        let crate::profile_cmd::ProfileCommand::Test(test) = &args.command;
-        return crate::profile_cmd::run::run(test, cli.json);
+        return match &args.command {
+            crate::profile_cmd::ProfileCommand::Test(test) => {
+                crate::profile_cmd::run::run(test, cli.json)
+            }
+            crate::profile_cmd::ProfileCommand::Sync(sync) => {
+                crate::profile_cmd::sync::run(sync, cli.json)
+            }
+        };
     }
     let req = match load_request(&cli) {
         Ok(r) => r,

@@ -170,15 +170,17 @@ users unreadable).",
 Examples:
   relayctl snapshot --dry-run
   relayctl snapshot --queue 6a3b… --topic routing_status
+  relayctl snapshot --division 5f1c… --dry-run
   relayctl snapshot --user-id u-1 --user-id u-2 --yes"
     )]
     Snapshot(crate::snapshot::SnapshotArgs),
 
-    /// WFM output profiles: `profile test` shows the request a profile makes of one event.
+    /// WFM output profiles: `profile test` shows the request a profile makes of one event;
+    /// `profile sync` writes the user-field table from Genesys.
     #[command(long_about = "\
 WFM output profiles (WFM_PROFILE). `profile test` runs a profile over one event file or dead
-letter and shows the request that would be sent, without sending it. (`profile sync`, writing
-the user-field table from the Genesys API, is not built yet.)")]
+letter and shows the request that would be sent, without sending it. `profile sync` writes the
+user-field table (WFM_PROFILE_USER_FIELDS) from the Genesys API.")]
     Profile(crate::profile_cmd::ProfileArgs),
 }
 
@@ -246,7 +248,7 @@ impl Cli {
                 Err("snapshot is run as `relayctl snapshot`, not as a dead-letter request".into())
             }
             (Some(Command::Profile(_)), _) => Err(
-                "profile is not a replayer request; run it as `relayctl profile test`".into(),
+                "profile is not a replayer request; run it as `relayctl profile test` or `relayctl profile sync`".into(),
             ),
             (Some(c), None) => Ok(RequestSource::Command(c.to_request())),
             (None, Some(p)) => Ok(RequestSource::File(p.clone())),

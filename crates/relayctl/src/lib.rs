@@ -11,7 +11,8 @@
 //! * [`start`]: the replayer for an action; `stats` and `peek` read no WFM setting.
 //! * [`doctor`]: `relayctl doctor`, the stack's wiring checked.
 //! * [`snapshot`]: `relayctl snapshot`, agents' states from Genesys Cloud sent to WFM.
-//! * [`profile_cmd`]: `relayctl profile test`, a WFM output profile run over one event.
+//! * [`profile_cmd`]: `relayctl profile test`, a WFM output profile run over one event, and
+//!   `relayctl profile sync`, the user-field table written from the Genesys API.
 //! * [`app`]: the run itself (environment, AWS, terminal, exit code).
 
 pub mod app;

@@ -27,12 +27,17 @@ pub struct SnapshotArgs {
     pub user_ids: Vec<String>,
     /// Only members of this Genesys group id (repeatable).
     #[arg(long = "group", value_name = "GROUP_ID", help_heading = SELECT_HELP,
-        conflicts_with_all = ["user_ids", "queues"])]
+        conflicts_with_all = ["user_ids", "queues", "divisions"])]
     pub groups: Vec<String>,
     /// Only members of this Genesys queue id (repeatable).
     #[arg(long = "queue", value_name = "QUEUE_ID", help_heading = SELECT_HELP,
-        conflicts_with = "user_ids")]
+        conflicts_with_all = ["user_ids", "divisions"])]
     pub queues: Vec<String>,
+    /// Only active users of this Genesys division id (repeatable; read from the users pages,
+    /// no extra call).
+    #[arg(long = "division", value_name = "DIVISION_ID", help_heading = SELECT_HELP,
+        conflicts_with = "user_ids")]
+    pub divisions: Vec<String>,
     /// Only this topic (repeatable; default both).
     #[arg(long = "topic", value_enum, value_name = "TOPIC")]
     pub topics: Vec<TopicArg>,
@@ -67,6 +72,7 @@ impl SnapshotArgs {
             user_ids: self.user_ids.clone(),
             groups: self.groups.clone(),
             queues: self.queues.clone(),
+            divisions: self.divisions.clone(),
             topics: self.topics.iter().map(|t| (*t).into()).collect(),
             dry_run: self.dry_run,
             ..SnapshotRequest::all()
@@ -396,10 +402,43 @@ mod tests {
         for bad in [
             &["snapshot", "--group", "g", "--queue", "q"][..],
             &["snapshot", "--user-id", "u", "--queue", "q"],
+            &["snapshot", "--division", "d", "--user-id", "u"],
+            &["snapshot", "--division", "d", "--group", "g"],
+            &["snapshot", "--queue", "q", "--division", "d"],
             &["snapshot", "--topic", "conversations"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn division_flags_map_to_the_request() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from([
+            "relayctl",
+            "snapshot",
+            "--division",
+            "d1",
+            "--division",
+            "d2",
+            "--dry-run",
+        ])
+        .expect("parses");
+        let Some(crate::cli::Command::Snapshot(a)) = &cli.command else {
+            panic!("{cli:?}");
+        };
+        let req = a.to_request();
+        assert_eq!(
+            serde_json::to_string(&req).expect("json"),
+            r#"{"v":1,"action":"snapshot","divisions":["d1","d2"],"dry_run":true}"#
+        );
+        assert_eq!(
+            req.selection(),
+            Ok(wfm_relay_aws::genesys::Selection::Divisions(vec![
+                "d1".to_owned(),
+                "d2".to_owned()
+            ]))
+        );
     }
 
     #[test]

@@ -88,6 +88,7 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
     };
     let profile_object = s3_object("WfmProfile");
     let mapping_object = s3_object("WfmProfileMapping");
+    let user_fields_object = s3_object("WfmProfileUserFields");
     let profile_parameter = json!({ "Fn::Join": ["", [
         { "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/" },
         { "Fn::Select": [1, { "Fn::Split": ["ssm:/", { "Ref": "WfmProfile" }] }] }
@@ -125,7 +126,13 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
                 assert_ne!(r, &json!("*"), "`*` resource for {action}");
                 let allowed: &[&Json] = match service {
                     "sqs" => &[&dlq_arn, &retry_arn],
-                    "s3" => &[&bucket_arn, &objects_arn, &profile_object, &mapping_object],
+                    "s3" => &[
+                        &bucket_arn,
+                        &objects_arn,
+                        &profile_object,
+                        &mapping_object,
+                        &user_fields_object,
+                    ],
                     "logs" => &[&log_group_arn],
                     "secretsmanager" => &[&secret, &signing_secret, &oauth, &api_key, &user, &pw],
                     "ssm" => &[&profile_parameter],
@@ -165,6 +172,7 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
     want.push(("secretsmanager:GetSecretValue".into(), signing_secret));
     want.push(("s3:GetObject".into(), profile_object));
     want.push(("s3:GetObject".into(), mapping_object));
+    want.push(("s3:GetObject".into(), user_fields_object));
     want.push(("ssm:GetParameter".into(), profile_parameter));
     for auth_secret in [oauth, api_key, user, pw] {
         want.push(("secretsmanager:GetSecretValue".into(), auth_secret));
@@ -429,4 +437,77 @@ fn functions_get_secrets_and_metrics_namespace_scoped_to_the_parameters() {
         logs["Action"],
         json!(["logs:CreateLogStream", "logs:PutLogEvents"])
     );
+}
+
+/// The profile's tables (issue 13 item 6): `WfmProfileMapping` and `WfmProfileUserFields`
+/// (default empty = none) reach both functions as `WFM_PROFILE_MAPPING` /
+/// `WFM_PROFILE_USER_FIELDS` only when set, and each role may `s3:GetObject` exactly that
+/// object, only when set.
+#[test]
+fn profile_tables_are_wired_and_readable_exactly() {
+    let tpl = template();
+    for (param, condition, var, sid) in [
+        (
+            "WfmProfileMapping",
+            "HasProfileMapping",
+            "WFM_PROFILE_MAPPING",
+            "WfmProfileMapping",
+        ),
+        (
+            "WfmProfileUserFields",
+            "HasProfileUserFields",
+            "WFM_PROFILE_USER_FIELDS",
+            "WfmProfileUserFields",
+        ),
+    ] {
+        assert_eq!(param_default(&tpl, param), "");
+        assert_eq!(
+            tpl["Parameters"][param]["AllowedPattern"], "^(s3://[a-z0-9.-]+/.+)?$",
+            "{param}"
+        );
+        assert_eq!(
+            tpl["Conditions"][condition],
+            json!({ "Fn::Not": [{ "Fn::Equals": [{ "Ref": param }, ""] }] }),
+            "{condition}"
+        );
+        let want = json!({ "Fn::If": [
+            condition,
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": { "Fn::Join": ["", [
+                    { "Fn::Sub": "arn:${AWS::Partition}:s3:::" },
+                    { "Fn::Select": [1, { "Fn::Split": ["s3://", { "Ref": param }] }] }
+                ]] }
+            },
+            { "Ref": "AWS::NoValue" }
+        ] });
+        for (function, role) in [
+            ("ForwarderFunction", "ForwarderRole"),
+            ("ReplayerFunction", "ReplayerRole"),
+        ] {
+            let env = &resource(&tpl, function)["Environment"]["Variables"];
+            assert_eq!(
+                env[var],
+                json!({ "Fn::If": [condition, { "Ref": param }, { "Ref": "AWS::NoValue" }] }),
+                "{function}.{var}"
+            );
+            let statements: Vec<&Json> = resource(&tpl, role)["Policies"]
+                .as_array()
+                .expect("Policies")
+                .iter()
+                .flat_map(|p| {
+                    p["PolicyDocument"]["Statement"]
+                        .as_array()
+                        .expect("Statement")
+                })
+                .collect();
+            assert_eq!(
+                statements.iter().filter(|s| **s == &want).count(),
+                1,
+                "{role} must read {param}'s object only when it is set"
+            );
+        }
+    }
 }

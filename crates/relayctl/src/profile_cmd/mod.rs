@@ -6,6 +6,8 @@
 //! * [`input`]: the event from `--event` / `--letter` (pure).
 //! * [`shown`]: the request as shown, in text or JSON (pure).
 //! * [`run`]: loading the profile and its table, the exit code (I/O).
+//! * [`sync`] / [`sync_table`]: `relayctl profile sync`, the user-field table written from the
+//!   Genesys API (I/O / pure).
 //!
 //! It reads no secret: the auth mode's header is named, its value never read
 //! (`Authorization: <from WFM_AUTH_MODE=bearer, not shown>`); signing headers likewise. A
@@ -14,6 +16,8 @@
 pub mod input;
 pub mod run;
 pub mod shown;
+pub mod sync;
+pub mod sync_table;
 
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -26,8 +30,7 @@ pub struct ProfileArgs {
     pub command: ProfileCommand,
 }
 
-/// The `profile` subcommands (`profile sync`, writing the user-field table from the Genesys
-/// API, is not built yet).
+/// The `profile` subcommands.
 #[derive(Debug, Clone, Subcommand)]
 pub enum ProfileCommand {
     /// Show the request a profile makes of one event, without sending it.
@@ -51,6 +54,30 @@ Examples:
   relayctl profile test --profile ./my-wfm.json --mapping agents.csv --letter letter.json --json"
     )]
     Test(ProfileTestArgs),
+
+    /// Write the user-field table (WFM_PROFILE_USER_FIELDS) from the Genesys Cloud API.
+    #[command(
+        long_about = "\
+Write the user-field table a `user_field` profile reads (agent_key.from: user_field) from the
+Genesys Cloud API: every active user's id, username, employee id (employerInfo.employeeId) and
+email, one GET /api/v2/users page per 500 users (the snapshot's client and settings: GENESYS_*,
+paced under the rate limit, 429 Retry-After honoured, one token refresh on a 401). The table is
+CSV, `user_id,username,employee_id,email`, sorted by user id; a missing field is empty.
+
+It goes to WFM_PROFILE_USER_FIELDS (s3://bucket/key) in one PutObject, or to --out FILE
+(written beside it and renamed over it), so a reader sees the old table or the new one. The
+forwarder re-reads it within WFM_PROFILE_MAPPING_TTL_S; it never calls Genesys itself.
+The Genesys OAuth client needs directory:user:view (as the API explorer names it).
+
+Exit codes: 0 written (or --dry-run: the first rows printed, nothing written); 1 error (a
+setting, Genesys, AWS, the file; or Genesys listed no active user: nothing written); 2 usage.",
+        after_help = "\
+Examples:
+  relayctl profile sync --dry-run
+  WFM_PROFILE_USER_FIELDS=s3://my-bucket/profiles/users.csv relayctl profile sync
+  relayctl profile sync --out users.csv --json"
+    )]
+    Sync(sync::ProfileSyncArgs),
 }
 
 /// `relayctl profile test`.

@@ -4,6 +4,8 @@
 //! - [`Selection::All`]: `GET /api/v2/users?state=active&expand=presence,routingStatus`, pages
 //!   of [`USERS_PAGE_SIZE`]: one call per page gives everything.
 //! - [`Selection::Users`]: the same endpoint with `id=<ids>` (pages of 100 ids).
+//! - [`Selection::Divisions`]: the pages of `All`, kept to the users whose `division.id` is
+//!   one of the divisions (`divisions.rs`: no extra call; why not `POST /api/v2/users/search`).
 //! - [`Selection::Groups`]: `GET /api/v2/groups/{id}/members?expand=presence,routingStatus`.
 //! - [`Selection::Queues`]: `GET /api/v2/routing/queues/{id}/members` (pages of
 //!   [`QUEUE_PAGE_SIZE`], each member with its `routingStatus`), then bulk presence for the
@@ -13,6 +15,7 @@
 //! effort approach") gets it read separately: bulk presence for missing presences, one
 //! `routingstatus` call for each missing routing status.
 
+use super::divisions::in_divisions;
 use super::{GenesysClient, GenesysError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -44,6 +47,8 @@ pub enum Selection {
     Groups(Vec<String>),
     /// Members of these queues.
     Queues(Vec<String>),
+    /// Active users of these divisions (`division.id`), read from the pages of [`Self::All`].
+    Divisions(Vec<String>),
 }
 
 /// Where the next page starts: the index of the group / queue / id chunk in the selection
@@ -75,7 +80,7 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
-fn has_more(listing: &Value, page: usize, size: usize, got: usize) -> bool {
+pub(super) fn has_more(listing: &Value, page: usize, size: usize, got: usize) -> bool {
     if let Some(count) = listing.get("pageCount").and_then(Value::as_u64) {
         return (page as u64) < count;
     }
@@ -85,7 +90,7 @@ fn has_more(listing: &Value, page: usize, size: usize, got: usize) -> bool {
     got >= size
 }
 
-fn entities(listing: &Value) -> &[Value] {
+pub(super) fn entities(listing: &Value) -> &[Value] {
     listing
         .get("entities")
         .and_then(Value::as_array)
@@ -125,7 +130,7 @@ impl GenesysClient {
         let expand = "expand=presence,routingStatus";
         let Cursor { part, page } = cursor;
         let (listing, size, parts, queue) = match selection {
-            Selection::All => {
+            Selection::All | Selection::Divisions(_) => {
                 let q = format!(
                     "/api/v2/users?pageSize={USERS_PAGE_SIZE}&pageNumber={page}&state=active&{expand}"
                 );
@@ -176,6 +181,14 @@ impl GenesysClient {
         let read_at = SystemTime::now();
         let list = entities(&listing);
         let more = size != usize::MAX && has_more(&listing, page, size, list.len());
+        let (kept, mut off_division) = match selection {
+            Selection::Divisions(ids) => {
+                let (kept, problems) = in_divisions(list, ids);
+                (Some(kept), problems)
+            }
+            _ => (None, Vec::new()),
+        };
+        let list = kept.as_deref().unwrap_or(list);
         let next = if more {
             Some(Cursor {
                 part,
@@ -189,11 +202,12 @@ impl GenesysClient {
         } else {
             None
         };
-        let (mut agents, problems) = if queue {
+        let (mut agents, mut problems) = if queue {
             read_queue_members(list)
         } else {
             read_users(list)
         };
+        problems.append(&mut off_division);
         self.fill_missing(&mut agents, until).await?;
         Ok(Page {
             agents,

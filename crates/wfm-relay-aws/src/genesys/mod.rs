@@ -10,7 +10,10 @@
 //!   429 `Retry-After` honoured, 5xx retried with backoff, a 401 refreshes the token once and
 //!   retries, a second 401 or a 403 stops with [`GenesysError::Forbidden`] naming the permission.
 //! - [`GenesysClient::page`] (`agents.rs`): the agents to include, page by page, with their
-//!   presence and routing status read in the fewest calls (see [`Selection`]).
+//!   presence and routing status read in the fewest calls (see [`Selection`]; a division
+//!   selection filters the users pages by `division.id`, `divisions.rs`).
+//! - [`GenesysClient::user_fields`] (`user_fields.rs`): every active user's `username`,
+//!   `employerInfo.employeeId` and `email`, for `relayctl profile sync`.
 //!
 //! Endpoints (official SDK `purecloudplatformclientv2` 269.0.0, `PureCloudPlatformClientV2/apis/`):
 //! `UsersApi.get_users` `GET /api/v2/users` (`pageSize`, `pageNumber`, `id`, `expand`, `state`),
@@ -24,8 +27,10 @@
 
 mod agents;
 mod client;
+mod divisions;
 mod settings;
 mod transport;
+mod user_fields;
 
 pub use agents::{BULK_PRESENCE_LIMIT, Cursor, Page, QUEUE_PAGE_SIZE, Selection, USERS_PAGE_SIZE};
 pub use client::{
@@ -36,6 +41,7 @@ pub use settings::{GENESYS_RATE_PER_MINUTE, GenesysSettings};
 pub use transport::{
     Answer, BoxFuture, CALL_TIMEOUT, GenesysTokenEndpoint, HttpTransport, Transport,
 };
+pub use user_fields::{USER_FIELD_NAMES, UserDirectory, UserFields};
 
 use crate::auth::AuthError;
 

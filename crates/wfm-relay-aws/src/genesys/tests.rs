@@ -19,7 +19,7 @@ struct Script {
     slept: Vec<Duration>,
 }
 
-struct FakeTransport {
+pub(super) struct FakeTransport {
     start: Instant,
     now: Mutex<Instant>,
     script: Mutex<Script>,
@@ -37,7 +37,7 @@ impl FakeTransport {
             }),
         })
     }
-    fn seen(&self) -> Vec<(String, String, f64)> {
+    pub(super) fn seen(&self) -> Vec<(String, String, f64)> {
         self.script.lock().expect("lock").seen.clone()
     }
     fn slept(&self) -> Vec<Duration> {
@@ -75,7 +75,7 @@ impl Transport for FakeTransport {
 }
 
 #[derive(Default)]
-struct CountingEndpoint {
+pub(super) struct CountingEndpoint {
     requests: AtomicU64,
 }
 
@@ -91,7 +91,7 @@ impl TokenEndpoint for CountingEndpoint {
     }
 }
 
-fn ok(body: serde_json::Value) -> Answer {
+pub(super) fn ok(body: serde_json::Value) -> Answer {
     Answer {
         status: 200,
         retry_after: None,
@@ -107,7 +107,7 @@ fn status(s: u16, retry_after: Option<&str>) -> Answer {
     }
 }
 
-fn client(
+pub(super) fn client(
     answers: Vec<Answer>,
     rate: u32,
 ) -> (GenesysClient, Arc<FakeTransport>, Arc<CountingEndpoint>) {
@@ -126,7 +126,7 @@ fn client(
     (c, t, ep)
 }
 
-fn far() -> Instant {
+pub(super) fn far() -> Instant {
     Instant::now() + Duration::from_secs(3600)
 }
 
@@ -259,7 +259,7 @@ async fn a_wait_past_the_deadline_is_out_of_time() {
     );
 }
 
-fn user(id: &str, presence: bool, routing: bool) -> serde_json::Value {
+pub(super) fn user(id: &str, presence: bool, routing: bool) -> serde_json::Value {
     let mut u = json!({"id": id, "name": id, "state": "active"});
     if presence {
         u["presence"] = json!({

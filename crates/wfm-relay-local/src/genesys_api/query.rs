@@ -89,7 +89,8 @@ pub fn paging(
     Ok((size, num("pageNumber", 1)?))
 }
 
-/// The `expand` parameter's parts the stand-in knows (`presence`, `routingStatus`, `groups`).
+/// The `expand` parameter's parts the stand-in knows (`presence`, `routingStatus`, `groups`,
+/// `employerInfo`).
 pub fn expand_of(q: &[(String, String)]) -> super::seed::Expand {
     let e = list(q, "expand");
     let has = |n: &str| e.iter().any(|v| v == n);
@@ -97,6 +98,7 @@ pub fn expand_of(q: &[(String, String)]) -> super::seed::Expand {
         presence: has("presence"),
         routing_status: has("routingStatus"),
         groups: has("groups"),
+        employer_info: has("employerInfo"),
     }
 }
 

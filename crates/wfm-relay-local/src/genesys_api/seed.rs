@@ -6,7 +6,8 @@
 //! (`user_presence.py`), `UcUserPresence` (`uc_user_presence.py`), `PresenceDefinition`
 //! (`presence_definition.py`), `RoutingStatus` (`routing_status.py`, status enum `OFF_QUEUE`,
 //! `IDLE`, `INTERACTING`, `NOT_RESPONDING`, `COMMUNICATING`), `Division` (`division.py`),
-//! `QueueMember` (`queue_member.py`), `Organization` (`organization.py`).
+//! `QueueMember` (`queue_member.py`), `Organization` (`organization.py`), `EmployerInfo`
+//! (`employer_info.py`: `officialName`, `employeeId`, `employeeType`, `dateHire`).
 
 use std::time::{Duration, SystemTime};
 
@@ -40,6 +41,9 @@ pub struct Agent {
     pub username: String,
     /// Division id (agents alternate over the configured divisions).
     pub division_id: String,
+    /// `employerInfo.employeeId`, `E<index + 1 as 5 digits>`; `None` for every tenth agent
+    /// (index 9, 19, …), whose `employerInfo` is absent.
+    pub employee_id: Option<String>,
     /// Group ids the agent belongs to (one: `index % groups`).
     pub group_ids: Vec<String>,
     /// Queue ids the agent is a member of (one: `index % queues`).
@@ -112,6 +116,7 @@ impl Directory {
             name: format!("Agent {n}"),
             username: format!("agent{n}@example.com"),
             division_id: division_id(index % self.divisions.max(1)),
+            employee_id: (index % 10 != 9).then(|| format!("E{n:05}")),
             group_ids: vec![group_id(index % self.groups.max(1))],
             queue_ids: vec![queue_id(index % self.queues.max(1))],
             presence_id: presence_id.to_owned(),
@@ -184,6 +189,8 @@ pub struct Expand {
     pub routing_status: bool,
     /// `expand=groups` (the user's groups as `Group` references).
     pub groups: bool,
+    /// `expand=employerInfo` (the user's `EmployerInfo`, when it has one).
+    pub employer_info: bool,
 }
 
 /// `User`, with the expanded parts requested.
@@ -213,6 +220,16 @@ pub fn user(a: &Agent, expand: Expand) -> Value {
     }
     if expand.routing_status {
         u["routingStatus"] = routing_status(a);
+    }
+    if expand.employer_info
+        && let Some(employee_id) = &a.employee_id
+    {
+        u["employerInfo"] = json!({
+            "officialName": a.name,
+            "employeeId": employee_id,
+            "employeeType": "Full-time",
+            "dateHire": "2024-01-15",
+        });
     }
     if expand.groups {
         u["groups"] = Value::Array(
@@ -311,6 +328,7 @@ mod tests {
                 presence: true,
                 routing_status: true,
                 groups: false,
+                employer_info: false,
             },
         );
         assert_eq!(
@@ -320,5 +338,14 @@ mod tests {
         assert_eq!(full["presence"]["modifiedDate"], a.modified_date);
         assert_eq!(full["routingStatus"]["status"], "OFF_QUEUE");
         assert_eq!(full["routingStatus"]["userId"], a.id);
+        assert!(full.get("employerInfo").is_none());
+        let employer = Expand {
+            employer_info: true,
+            ..Expand::default()
+        };
+        assert_eq!(user(&a, employer)["employerInfo"]["employeeId"], "E00001");
+        let tenth = dir().agent(9);
+        assert_eq!(tenth.employee_id, None);
+        assert!(user(&tenth, employer).get("employerInfo").is_none());
     }
 }

@@ -1,0 +1,152 @@
+//! Division selections end to end (issue 12 items 1/4): the Genesys Cloud API stand-in on
+//! loopback (every user with its `division`), the snapshot runner delivering through the
+//! forwarder's real EventBridge entry against moto (behind the AWS-rules layer) and the
+//! scripted WFM. A division selection reads the users pages of an all-users snapshot and keeps
+//! the division's agents: no extra Genesys call.
+
+use crate::support::{Stack, StackOptions, wfm};
+use std::collections::BTreeSet;
+use wfm_relay_aws::genesys::{GenesysClient, GenesysSettings};
+use wfm_relay_local::genesys_api::seed::division_id;
+use wfm_relay_local::genesys_api::{GenesysApi, GenesysApiOptions};
+use wfm_relay_local::wfm_server::ScriptedWfm;
+use wfm_relay_replayer::{SnapshotRequest, Snapshotter};
+
+async fn snapshotter(stack: &Stack, api: &GenesysApi, wfm_url: &str) -> Snapshotter {
+    let url = api.url();
+    let vars = [
+        ("GENESYS_API_URL", url.as_str()),
+        ("GENESYS_LOGIN_URL", url.as_str()),
+        ("GENESYS_CLIENT_ID", "standin-client"),
+        ("GENESYS_CLIENT_SECRET", "standin-secret"),
+    ];
+    let settings = GenesysSettings::from_lookup(|k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .expect("settings");
+    let genesys = GenesysClient::connect(&settings, None)
+        .await
+        .expect("client");
+    Snapshotter::new(
+        genesys,
+        stack.forwarder(wfm_url, &[("MAX_EVENT_AGE", "*=15m")]),
+        None,
+        "123456789012".to_owned(),
+        "eu-west-1".to_owned(),
+        0.0,
+    )
+}
+
+/// The user ids of `topic` events WFM received, in order.
+fn user_ids(w: &ScriptedWfm, topic: &str) -> Vec<String> {
+    w.requests()
+        .iter()
+        .filter_map(|r| {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
+            let t = body["detail"]["topicName"].as_str()?.to_owned();
+            let id = t.strip_prefix("v2.users.")?.strip_suffix(topic)?;
+            Some(id.to_owned())
+        })
+        .collect()
+}
+
+/// 11 agents over 3 divisions: division 1 holds agents 1, 4, 7 and 10. Exactly those get their
+/// 2 events each (presence and routing status), the org and one users page are the only two
+/// Genesys calls; a continuation (`resume` with `skip` 2, as a deadline would leave it) sends
+/// the division's remaining two agents and nobody else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_division_snapshot_sends_exactly_its_agents() {
+    let mut opts = GenesysApiOptions::new(11);
+    opts.directory.divisions = 3;
+    let stack = Stack::create(StackOptions::default()).await;
+    let api = GenesysApi::start(opts).await.expect("stand-in");
+    let w = wfm(&[200]).await;
+    let s = snapshotter(&stack, &api, &w.url()).await;
+    let req = SnapshotRequest {
+        divisions: vec![division_id(1)],
+        ..SnapshotRequest::all()
+    };
+    let r = s.run(&req, None, &|_| {}).await;
+    assert!(r.identity_holds(), "{r:?}");
+    assert_eq!(
+        (r.agents, r.events, r.delivered, r.unreadable),
+        (4, 8, 8, 0),
+        "{r:?}"
+    );
+    assert_eq!((r.stopped, r.next), (None, None));
+    assert_eq!(r.genesys_calls, 2, "organizations/me and one users page");
+    let c = api.counters();
+    assert_eq!(c.of("GET /api/v2/organizations/me"), 1);
+    assert_eq!(c.of("GET /api/v2/users"), 1);
+    assert_eq!(c.api_calls(), 2, "{c:?}");
+    let want: Vec<String> = [1, 4, 7, 10].iter().map(|i| api.agent(*i).id).collect();
+    assert_eq!(user_ids(&w, ".presence"), want);
+    assert_eq!(user_ids(&w, ".routingStatus"), want);
+    for (n, req) in w.requests().iter().enumerate() {
+        let agent = api.agent([1, 4, 7, 10][n / 2]);
+        assert_eq!(agent.division_id, division_id(1));
+        let at = if n % 2 == 0 {
+            &agent.modified_date
+        } else {
+            &agent.routing_start
+        };
+        assert_eq!(req.header("x-snapshot"), Some("true"));
+        assert_eq!(req.header("x-event-time"), Some(at.as_str()), "event {n}");
+    }
+
+    // The continuation of a part that stopped after two of the division's agents.
+    // As a report's `next` carries it (the Lambda payload of the next invocation).
+    let next: SnapshotRequest = serde_json::from_value(serde_json::json!({
+        "v": 1, "action": "snapshot", "divisions": [division_id(1)],
+        "resume": {"part": 0, "page": 1, "skip": 2}, "run_id": r.run_id,
+    }))
+    .expect("a continuation request");
+    let r2 = s.run(&next, None, &|_| {}).await;
+    assert_eq!((r2.agents, r2.events, r2.delivered), (2, 4, 4), "{r2:?}");
+    assert_eq!(r2.run_id, r.run_id);
+    let resent = user_ids(&w, ".presence");
+    assert_eq!(resent[4..], want[2..], "agents 7 and 10 only");
+    assert_eq!(stack.depth(&stack.dlq_url).await, 0);
+    api.shutdown().await;
+}
+
+/// 1,001 agents (three users pages of 500) over 3 divisions, two of them selected: one pass
+/// over the pages serves both — 1 + 3 Genesys calls, the same as every active user — and the
+/// dry run counts exactly the 667 agents of divisions 0 and 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_divisions_cost_one_pass_over_the_users_pages() {
+    const N: usize = 1001;
+    let mut opts = GenesysApiOptions::new(N);
+    opts.directory.divisions = 3;
+    let stack = Stack::create(StackOptions::default()).await;
+    let api = GenesysApi::start(opts).await.expect("stand-in");
+    let w = wfm(&[200]).await;
+    let s = snapshotter(&stack, &api, &w.url()).await;
+    let req = SnapshotRequest {
+        divisions: vec![division_id(0), division_id(2)],
+        dry_run: true,
+        ..SnapshotRequest::all()
+    };
+    let r = s.run(&req, None, &|_| {}).await;
+    let want = (0..N).filter(|i| i % 3 != 1).count();
+    assert_eq!(want, 667);
+    assert_eq!(
+        (r.agents, r.events, r.not_sent, r.delivered),
+        (want, 2 * want, 2 * want, 0),
+        "{r:?}"
+    );
+    assert_eq!(r.genesys_calls, 4, "organizations/me and three users pages");
+    let c = api.counters();
+    assert_eq!(c.of("GET /api/v2/users"), 3);
+    assert_eq!(c.bulk_calls, 0, "expand gave every presence");
+    assert_eq!(c.of("GET /api/v2/users/{userId}/routingstatus"), 0);
+    assert!(w.requests().is_empty(), "a dry run sends nothing");
+    let divisions: BTreeSet<String> = (0..N)
+        .filter(|i| i % 3 != 1)
+        .map(|i| api.agent(i).division_id)
+        .collect();
+    assert_eq!(divisions, BTreeSet::from([division_id(0), division_id(2)]));
+    api.shutdown().await;
+}
