@@ -8,7 +8,8 @@
 //! checked, and a run that would pass it stops with `next` carrying the Genesys page and the
 //! agents of it already handled (`resume`), so a 20,000-agent snapshot is a chain of
 //! invocations, never one past its deadline. The next page is read while the current one is
-//! handed over ([`deliver`]): the Genesys reads, paced at the API's rate limit, set the pace.
+//! handed over (`snapshot/deliver.rs`; at `SNAPSHOT_RATE_PER_S=0` several agents at once): the
+//! Genesys reads, paced at the API's rate limit, set the pace.
 
 use crate::snapshot_request::{SnapshotCursor, SnapshotReport, SnapshotRequest};
 use std::sync::Mutex;
@@ -231,7 +232,7 @@ impl Snapshotter {
             ctx: &ctx,
             deadline,
         };
-        let mut pacer = Pacer::new(self.rate_per_s);
+        let pacer = Pacer::new(self.rate_per_s);
         let mut read = self
             .genesys
             .page(selection, at.cursor, self.until(deadline))
@@ -256,7 +257,7 @@ impl Snapshotter {
                 }
             };
             let (stopped, ahead) = tokio::join!(
-                self.deliver_page(&run, &page, at.skip, report, &mut pacer),
+                self.deliver_page(&run, &page, at.skip, report, &pacer),
                 ahead
             );
             if let Some(i) = stopped {
