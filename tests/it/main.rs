@@ -32,6 +32,7 @@ mod secrets;
 mod signing;
 mod snapshot;
 mod snapshot_division;
+mod snapshot_profile;
 mod sqs_cases;
 mod strict_sqs;
 mod support;

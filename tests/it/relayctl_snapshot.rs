@@ -9,21 +9,21 @@ use serde_json::Value;
 use wfm_relay_local::genesys_api::{GenesysApi, GenesysApiOptions};
 
 /// What one relayctl run left: exit code, stdout, stderr.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
-    fn report(&self) -> Value {
+    pub(crate) fn report(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("--json report: {e}\n{}\n{}", self.stdout, self.stderr))
     }
 }
 
 /// The replayer Lambda's environment for `wfm_url`, plus the Genesys stand-in's URLs and client.
-fn env(
+pub(crate) fn env(
     stack: &Stack,
     api: &GenesysApi,
     wfm_url: &str,
@@ -43,7 +43,7 @@ fn env(
 
 /// relayctl with `args`, stdin not a terminal, off the runtime's threads (the stand-ins run on
 /// them).
-async fn relayctl(env: Vec<(String, String)>, args: &[&str]) -> Run {
+pub(crate) async fn relayctl(env: Vec<(String, String)>, args: &[&str]) -> Run {
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(forwarder_binary().with_file_name("relayctl"))
@@ -62,7 +62,7 @@ async fn relayctl(env: Vec<(String, String)>, args: &[&str]) -> Run {
     }
 }
 
-fn counts(r: &Value) -> [u64; 6] {
+pub(crate) fn counts(r: &Value) -> [u64; 6] {
     [
         "agents",
         "events",

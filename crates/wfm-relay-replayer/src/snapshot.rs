@@ -7,16 +7,21 @@
 //! Design (ARCHITECTURE.md, "Snapshots"): page by page; before each event the deadline is
 //! checked, and a run that would pass it stops with `next` carrying the Genesys page and the
 //! agents of it already handled (`resume`), so a 20,000-agent snapshot is a chain of
-//! invocations, never one past its deadline.
+//! invocations, never one past its deadline. The next page is read while the current one is
+//! handed over (`snapshot/deliver.rs`; at `SNAPSHOT_RATE_PER_S=0` several agents at once): the
+//! Genesys reads, paced at the API's rate limit, set the pace.
 
-use crate::snapshot_request::{SnapshotCursor, SnapshotReport, SnapshotRequest, SnapshotTopic};
+use crate::snapshot_request::{SnapshotCursor, SnapshotReport, SnapshotRequest};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 use tracing::{info, warn};
 use wfm_relay_aws::genesys::{GenesysClient, GenesysError, Selection};
 use wfm_relay_core::deadline::time_left;
-use wfm_relay_core::snapshot::{SnapshotContext, agent_events};
+use wfm_relay_core::snapshot::SnapshotContext;
 use wfm_relay_forwarder::Forwarder;
+
+mod deliver;
+use deliver::{Pacer, RunParts};
 
 /// Default `SNAPSHOT_RATE_PER_S`: 20 events per second.
 pub const DEFAULT_SNAPSHOT_RATE_PER_S: f64 = 20.0;
@@ -203,7 +208,9 @@ impl Snapshotter {
     }
 
     /// The page loop: `Ok(None)` at the end, `Ok(Some(cursor))` when the deadline stopped it,
-    /// `Err((error, cursor))` when Genesys did.
+    /// `Err((error, cursor))` when Genesys did. Page `k + 1` is read while page `k` is handed
+    /// over (the read waits for its slot under the Genesys rate limit anyway); when the
+    /// deadline stops page `k`, the page read ahead is dropped (the continuation reads it again).
     async fn pages(
         &self,
         req: &SnapshotRequest,
@@ -220,14 +227,18 @@ impl Snapshotter {
             region: self.region.clone(),
             run_id: report.run_id.clone(),
         };
-        let pace = (self.rate_per_s > 0.0).then(|| Duration::from_secs_f64(1.0 / self.rate_per_s));
-        let mut next_slot = Instant::now();
+        let run = RunParts {
+            req,
+            ctx: &ctx,
+            deadline,
+        };
+        let pacer = Pacer::new(self.rate_per_s);
+        let mut read = self
+            .genesys
+            .page(selection, at.cursor, self.until(deadline))
+            .await;
         loop {
-            let page = match self
-                .genesys
-                .page(selection, at.cursor, self.until(deadline))
-                .await
-            {
+            let page = match read {
                 Ok(p) => p,
                 Err(GenesysError::OutOfTime) => return Ok(Some(at)),
                 Err(e) => return Err((e, at)),
@@ -236,43 +247,28 @@ impl Snapshotter {
                 warn!(user_id = %p.user_id, problem = %p.problem, "Genesys user unreadable; no snapshot event");
             }
             report.unreadable += page.problems.len();
-            for (i, agent) in page.agents.iter().enumerate().skip(at.skip) {
-                if self.left(deadline).is_zero() {
-                    return Ok(Some(SnapshotCursor { skip: i, ..at }));
+            let ahead = async {
+                match page.next {
+                    Some(c) => Some((
+                        c,
+                        self.genesys.page(selection, c, self.until(deadline)).await,
+                    )),
+                    None => None,
                 }
-                report.agents += 1;
-                for ev in agent_events(&ctx, agent, page.read_at) {
-                    let topic = if ev.topic.ends_with(".presence") {
-                        SnapshotTopic::Presence
-                    } else {
-                        SnapshotTopic::RoutingStatus
-                    };
-                    if !req.sends(topic) {
-                        continue;
-                    }
-                    report.events += 1;
-                    if req.dry_run {
-                        report.not_sent += 1;
-                        continue;
-                    }
-                    if let Some(step) = pace {
-                        let now = Instant::now();
-                        if next_slot > now {
-                            tokio::time::sleep(next_slot - now).await;
-                        }
-                        next_slot = next_slot.max(now) + step;
-                    }
-                    match self.hand(&ev.bytes, deadline).await {
-                        Handed::Delivered => report.delivered += 1,
-                        Handed::Queued => report.queued += 1,
-                        Handed::Parked => report.parked += 1,
-                        Handed::NotSent => report.not_sent += 1,
-                    }
-                }
+            };
+            let (stopped, ahead) = tokio::join!(
+                self.deliver_page(&run, &page, at.skip, report, &pacer),
+                ahead
+            );
+            if let Some(i) = stopped {
+                return Ok(Some(SnapshotCursor { skip: i, ..at }));
             }
             progress(report);
-            match page.next {
-                Some(c) => at = SnapshotCursor { cursor: c, skip: 0 },
+            match ahead {
+                Some((c, next)) => {
+                    at = SnapshotCursor { cursor: c, skip: 0 };
+                    read = next;
+                }
                 None => return Ok(None),
             }
         }
@@ -307,7 +303,8 @@ pub fn account_of_queue_url(url: &str) -> String {
 impl Snapshotter {
     /// Reads the forwarder's environment (PRODUCT.md §10) and the Genesys and snapshot
     /// settings (`GENESYS_*`, `SNAPSHOT_RATE_PER_S`), reads the Genesys client secret (from
-    /// Secrets Manager / SSM when so configured) and builds the clients.
+    /// Secrets Manager / SSM when so configured), loads the WFM profile (`WFM_PROFILE` and its
+    /// tables, the forwarder's own loading) and builds the clients.
     ///
     /// # Errors
     /// [`SnapshotStartError`] naming the variable at fault.
@@ -325,7 +322,15 @@ impl Snapshotter {
         let genesys = GenesysClient::connect(&settings, Some(&fetcher)).await?;
         let account = account_of_queue_url(&parts.cfg.retry_queue_url);
         let region = get("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned());
-        let forwarder = Forwarder::new(parts.cfg, parts.wfm, parts.queues);
+        // The forwarder's own profile loading (`WFM_PROFILE`, its tables): snapshot events go
+        // through the same profile as live events.
+        let profile = wfm_relay_aws::profile_source::ActiveProfile::from_env(
+            parts.cfg.body_mode,
+            parts.queues.s3(),
+        )
+        .await
+        .map_err(wfm_relay_aws::relay::StartError::from)?;
+        let forwarder = Forwarder::new(parts.cfg, parts.wfm, parts.queues).with_profile(profile);
         Ok(Snapshotter::new(
             genesys,
             forwarder,

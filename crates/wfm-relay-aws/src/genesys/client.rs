@@ -1,6 +1,7 @@
-//! One Genesys Cloud API call, made politely: paced under the per-token rate limit, 429
-//! `Retry-After` honoured, 5xx and transport failures retried with backoff, a 401 answered by
-//! one token refresh, a second 401 or a 403 turned into a stop naming the permission.
+//! One Genesys Cloud API call, made politely: paced under the per-token rate limit, the token
+//! taken after the pacing wait (refreshed before it expires), 429 `Retry-After` honoured, 5xx
+//! and transport failures retried with backoff, a 401 answered by one token refresh, a second
+//! 401 or a 403 turned into a stop naming the permission.
 
 use super::transport::{Answer, Transport};
 use super::{GenesysError, permission_for};
@@ -137,10 +138,13 @@ impl GenesysClient {
         let url = format!("{}{path_and_query}", self.api_url);
         let path = path_and_query.split('?').next().unwrap_or_default();
         let (mut failures, mut throttled, mut renewed) = (0u32, 0u32, false);
-        let left = until.saturating_duration_since(self.transport.now());
-        let mut token = self.tokens.token(left).await.map_err(GenesysError::Token)?;
         loop {
             self.pace(until).await?;
+            // The token is taken after the pacing wait, right before the request: one cached
+            // before a wait of several seconds could expire during it. The cache refreshes it
+            // before its expiry (min(60 s, half its lifetime) before, `refresh_due`).
+            let left = until.saturating_duration_since(self.transport.now());
+            let token = self.tokens.token(left).await.map_err(GenesysError::Token)?;
             self.calls.fetch_add(1, Ordering::SeqCst);
             let answer = self.transport.get(&url, token.authorization()).await;
             let a = match answer {
@@ -167,8 +171,7 @@ impl GenesysClient {
                 401 if !renewed => {
                     renewed = true;
                     let left = until.saturating_duration_since(self.transport.now());
-                    token = self
-                        .tokens
+                    self.tokens
                         .renew(token.generation(), left)
                         .await
                         .map_err(GenesysError::Token)?;

@@ -23,6 +23,8 @@ pub(super) struct FakeTransport {
     start: Instant,
     now: Mutex<Instant>,
     script: Mutex<Script>,
+    /// The token cache's clock: moved by every sleep, so tokens age with the virtual time.
+    clock: Arc<ManualClock>,
 }
 
 impl FakeTransport {
@@ -31,6 +33,7 @@ impl FakeTransport {
         Arc::new(FakeTransport {
             start,
             now: Mutex::new(start),
+            clock: Arc::new(ManualClock::new(start)),
             script: Mutex::new(Script {
                 answers: answers.into(),
                 ..Script::default()
@@ -69,23 +72,35 @@ impl Transport for FakeTransport {
     }
     fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {
         *self.now.lock().expect("lock") += d;
+        self.clock.advance(d);
         self.script.lock().expect("lock").slept.push(d);
         Box::pin(async {})
     }
 }
 
-#[derive(Default)]
 pub(super) struct CountingEndpoint {
     requests: AtomicU64,
+    /// `expires_in` of every token issued.
+    lifetime: Duration,
+}
+
+impl Default for CountingEndpoint {
+    fn default() -> Self {
+        CountingEndpoint {
+            requests: AtomicU64::new(0),
+            lifetime: Duration::from_secs(86_400),
+        }
+    }
 }
 
 impl TokenEndpoint for CountingEndpoint {
     fn request(&self, _timeout: Duration) -> TokenFuture<'_> {
         let n = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let lifetime = self.lifetime;
         Box::pin(async move {
             Ok(IssuedToken {
                 access_token: Secret::new(format!("tok-{n}")),
-                expires_in: Some(Duration::from_secs(86_400)),
+                expires_in: Some(lifetime),
             })
         })
     }
@@ -111,11 +126,19 @@ pub(super) fn client(
     answers: Vec<Answer>,
     rate: u32,
 ) -> (GenesysClient, Arc<FakeTransport>, Arc<CountingEndpoint>) {
+    client_with_tokens(answers, rate, CountingEndpoint::default())
+}
+
+fn client_with_tokens(
+    answers: Vec<Answer>,
+    rate: u32,
+    endpoint: CountingEndpoint,
+) -> (GenesysClient, Arc<FakeTransport>, Arc<CountingEndpoint>) {
     let t = FakeTransport::new(answers);
-    let ep = Arc::new(CountingEndpoint::default());
+    let ep = Arc::new(endpoint);
     let cache = TokenCache::new(
         Arc::clone(&ep) as Arc<dyn TokenEndpoint>,
-        Arc::new(ManualClock::new(Instant::now())),
+        Arc::clone(&t.clock) as Arc<dyn crate::auth::Clock>,
     );
     let c = GenesysClient::new(
         "http://127.0.0.1:1".to_owned(),
@@ -228,6 +251,54 @@ async fn a_401_refreshes_once_and_a_second_stops_naming_the_permission() {
     }
     assert!(e.is_fatal());
     assert!(e.to_string().contains("directory:user:view"), "{e}");
+}
+
+/// Tokens of 2 s at 30 calls per minute (one every 2 s): each call waits for its slot first and
+/// only then takes its token, which by then is due for refresh (half its lifetime left at
+/// most): every call gets a new token, never one that expired during the wait.
+#[tokio::test]
+async fn the_token_is_taken_after_the_pacing_wait_and_refreshed_before_expiry() {
+    let endpoint = CountingEndpoint {
+        lifetime: Duration::from_secs(2),
+        ..CountingEndpoint::default()
+    };
+    let answers = vec![ok(json!({})), ok(json!({})), ok(json!({}))];
+    let (c, t, ep) = client_with_tokens(answers, 30, endpoint);
+    for _ in 0..3 {
+        c.get_json("/api/v2/users?pageSize=500", far())
+            .await
+            .expect("ok");
+    }
+    let seen: Vec<(String, f64)> = t.seen().into_iter().map(|s| (s.1, s.2)).collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("Bearer tok-1".to_owned(), 0.0),
+            ("Bearer tok-2".to_owned(), 2.0),
+            ("Bearer tok-3".to_owned(), 4.0),
+        ]
+    );
+    assert_eq!(ep.requests.load(Ordering::SeqCst), 3);
+
+    // Tokens of 10 s at the same pace: refreshed once half their lifetime is gone (the call at
+    // 6 s, 4 s left ≤ 5 s), not on every call.
+    let endpoint = CountingEndpoint {
+        lifetime: Duration::from_secs(10),
+        ..CountingEndpoint::default()
+    };
+    let answers = (0..5).map(|_| ok(json!({}))).collect();
+    let (c, t, ep) = client_with_tokens(answers, 30, endpoint);
+    for _ in 0..5 {
+        c.get_json("/api/v2/users?pageSize=500", far())
+            .await
+            .expect("ok");
+    }
+    let auth: Vec<String> = t.seen().into_iter().map(|s| s.1).collect();
+    assert_eq!(
+        auth,
+        ["tok-1", "tok-1", "tok-1", "tok-2", "tok-2"].map(|a| format!("Bearer {a}"))
+    );
+    assert_eq!(ep.requests.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
