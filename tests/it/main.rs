@@ -29,6 +29,7 @@ mod replayer_honest;
 mod secrets;
 mod signing;
 mod snapshot;
+mod snapshot_schedule;
 mod sqs_cases;
 mod strict_sqs;
 mod support;
