@@ -3,6 +3,9 @@
 # on a free port and runs wfm-relay-sam-smoke, which starts every bootstrap of `sam build`'s
 # output behind the local Lambda Runtime API and checks that each answers one invocation (and is
 # an ELF for the architecture built). Run `infra/sam.sh sam build --config-env x86_64` first.
+# sam build builds every function whatever its Condition (SAM CLI does not evaluate resource
+# Conditions), so the build holds the snapshot function (HasSnapshotSchedule) too; the smoke
+# fails when it is missing, and gives it a Genesys API stand-in and a dry-run snapshot.
 # Usage: infra/sam-smoke.sh [--build-dir DIR] [--arch x86_64]   (extra args go to the binary)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -33,6 +33,7 @@ mod signing;
 mod snapshot;
 mod snapshot_division;
 mod snapshot_profile;
+mod snapshot_schedule;
 mod sqs_cases;
 mod strict_sqs;
 mod support;

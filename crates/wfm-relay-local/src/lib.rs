@@ -14,6 +14,8 @@
 //!   status, membership, rate limit) for snapshots.
 //! - [`http_server`]: the HTTP/1.1 accept loop under every stand-in (numbered connections and
 //!   requests, a stopper), for other loopback servers of the harnesses.
+//! - [`lambda_invoke`]: a Lambda Invoke API stand-in (`Event` → a new invocation on a
+//!   [`runtime_api::RuntimeApi`]) for functions that invoke themselves.
 //! - [`harness`]: helpers shared by the stand-ins and the harness binaries (`lock`, `Clock`,
 //!   `invoke_raw`, `moto_endpoint`, `sibling_binary`).
 
@@ -24,6 +26,7 @@ pub mod genesys;
 pub mod genesys_api;
 pub mod harness;
 pub mod http_server;
+pub mod lambda_invoke;
 pub mod runtime_api;
 pub mod stack;
 pub mod wfm_auth;

@@ -23,6 +23,7 @@ mod replay;
 mod replay_archive;
 pub mod request;
 mod scan;
+pub mod schedule;
 pub mod snapshot;
 pub mod snapshot_request;
 

@@ -182,6 +182,41 @@ fn expected_alarms() -> Vec<AlarmSpec> {
             21_600,
             "GreaterThanThreshold",
         ),
+        // The scheduled snapshot (issue 12): only with a SnapshotSchedule.
+        spec(
+            "SnapshotErrorsAlarm",
+            lambda(),
+            "Errors",
+            ("FunctionName", json!({ "Ref": "SnapshotFunction" })),
+            "Sum",
+            300,
+            1,
+            1,
+            ge,
+        ),
+        spec(
+            "SnapshotAsyncEventsDroppedAlarm",
+            lambda(),
+            "AsyncEventsDropped",
+            ("FunctionName", json!({ "Ref": "SnapshotFunction" })),
+            "Sum",
+            300,
+            1,
+            1,
+            ge,
+        ),
+        // Two skipped ticks in an hour.
+        spec(
+            "SnapshotSkippedAlarm",
+            relay(),
+            "SnapshotSkipped",
+            ("Function", json!({ "Ref": "SnapshotFunction" })),
+            "Sum",
+            3600,
+            1,
+            2,
+            ge,
+        ),
     ]
 }
 
@@ -212,6 +247,13 @@ fn every_alarm_is_the_expected_one_and_notifies_the_topic_when_an_email_is_set()
     for a in &expected {
         let p = resource(&tpl, a.name);
         let name = a.name;
+        // The snapshot alarms exist exactly when the snapshot function does.
+        let condition = &tpl["Resources"][name]["Condition"];
+        if name.starts_with("Snapshot") {
+            assert_eq!(condition, "HasSnapshotSchedule", "{name}");
+        } else {
+            assert!(condition.is_null(), "{name}: {condition}");
+        }
         // The action only exists with the topic; without AlarmEmail the alarm still shows state.
         assert_eq!(
             p["AlarmActions"],

@@ -97,6 +97,8 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
     let api_key = json!({ "Ref": "WfmApiKeySecretArn" });
     let user = json!({ "Ref": "WfmBasicUserSecretArn" });
     let pw = json!({ "Ref": "WfmBasicPasswordSecretArn" });
+    // The snapshot action's Genesys Cloud OAuth client secret (issue 12).
+    let genesys = json!({ "Ref": "GenesysClientSecretArn" });
     let actions_of = |s: &Json| -> Vec<String> {
         match &s["Action"] {
             Json::String(a) => vec![a.clone()],
@@ -134,7 +136,15 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
                         &user_fields_object,
                     ],
                     "logs" => &[&log_group_arn],
-                    "secretsmanager" => &[&secret, &signing_secret, &oauth, &api_key, &user, &pw],
+                    "secretsmanager" => &[
+                        &secret,
+                        &signing_secret,
+                        &oauth,
+                        &api_key,
+                        &user,
+                        &pw,
+                        &genesys,
+                    ],
                     "ssm" => &[&profile_parameter],
                     other => panic!("unexpected service {other} in {s}"),
                 };
@@ -174,7 +184,7 @@ fn replayer_function_is_least_privilege_and_has_no_event_source() {
     want.push(("s3:GetObject".into(), mapping_object));
     want.push(("s3:GetObject".into(), user_fields_object));
     want.push(("ssm:GetParameter".into(), profile_parameter));
-    for auth_secret in [oauth, api_key, user, pw] {
+    for auth_secret in [oauth, api_key, user, pw, genesys] {
         want.push(("secretsmanager:GetSecretValue".into(), auth_secret));
     }
     let key = |p: &(String, Json)| format!("{} {}", p.0, p.1);
@@ -314,7 +324,7 @@ fn no_policy_statement_names_every_resource_unless_justified() {
     }
 }
 
-/// Both functions get the metrics namespace and the optional secrets; each role may read exactly
+/// Every function gets the metrics namespace and the optional secrets; each role may read exactly
 /// the secret ARNs given, only when given, and the forwarder logs to its own group.
 #[test]
 fn functions_get_secrets_and_metrics_namespace_scoped_to_the_parameters() {
@@ -370,6 +380,7 @@ fn functions_get_secrets_and_metrics_namespace_scoped_to_the_parameters() {
     for (function, role) in [
         ("ForwarderFunction", "ForwarderRole"),
         ("ReplayerFunction", "ReplayerRole"),
+        ("SnapshotFunction", "SnapshotRole"),
     ] {
         let env = &resource(&tpl, function)["Environment"]["Variables"];
         assert_eq!(
@@ -409,12 +420,29 @@ fn functions_get_secrets_and_metrics_namespace_scoped_to_the_parameters() {
                 "{role} must read {param} only when it is set"
             );
         }
+        // The snapshot action's Genesys client secret: the replayer and the snapshot function.
+        let genesys = json!({ "Fn::If": [
+            "HasGenesysSecret",
+            {
+                "Sid": "GenesysClientSecret",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": { "Ref": "GenesysClientSecretArn" }
+            },
+            { "Ref": "AWS::NoValue" }
+        ] });
+        let reads_genesys = usize::from(role != "ForwarderRole");
+        assert_eq!(
+            statements.iter().filter(|s| **s == &genesys).count(),
+            reads_genesys,
+            "{role}"
+        );
         // No other statement reaches Secrets Manager.
         let secret_statements = statements
             .iter()
             .filter(|s| s.to_string().contains("secretsmanager"))
             .count();
-        assert_eq!(secret_statements, secrets.len(), "{role}");
+        assert_eq!(secret_statements, secrets.len() + reads_genesys, "{role}");
     }
 
     // The forwarder logs to its own group, which its role alone may write.

@@ -7,3 +7,4 @@ mod cfn;
 mod dashboard;
 mod deploy;
 mod iam;
+mod snapshot;

@@ -5,7 +5,10 @@
 //! checks that `<build-dir>/<CodeUri>/bootstrap` exists and is an ELF executable for `--arch`,
 //! starts it as a Lambda process behind the local Runtime API (with a retry queue, a DLQ and a
 //! bucket in moto and a scripted WFM that answers 200), sends it one invocation and checks the
-//! answer. A function whose binary has no smoke invocation here fails the run (add one).
+//! answer. A function whose binary has no smoke invocation here fails the run (add one), and so
+//! does a build without one of [`EXPECTED_BINARIES`] (the snapshot function exists only with a
+//! `SnapshotSchedule`: the smoke build must be made with it set). The snapshot function gets a
+//! Genesys Cloud API stand-in and a dry-run snapshot request.
 
 // The output is a short human-readable report for CI's log.
 #![allow(clippy::print_stdout)]
@@ -18,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use wfm_relay_aws::aws::AwsClients;
+use wfm_relay_local::genesys_api::{GenesysApi, GenesysApiOptions};
 use wfm_relay_local::harness::{invoke_raw, moto_endpoint};
 use wfm_relay_local::{
     InvocationType, LocalStack, Reply, RuntimeApi, Script, ScriptedWfm, StackOptions,
@@ -26,6 +30,15 @@ use wfm_relay_local::{
 /// A Genesys presence event in its EventBridge envelope (the fixture the integration tests use).
 const PRESENCE_EVENT: &[u8] =
     include_bytes!("../../../../tests/fixtures/genesys/presence-break.json");
+/// The binaries every smoke build must hold: the forwarder, the replayer and the scheduled
+/// snapshot function.
+const EXPECTED_BINARIES: [&str; 3] = [
+    "wfm-relay-forwarder",
+    "wfm-relay-replayer",
+    "wfm-relay-snapshot",
+];
+/// Agents of the Genesys stand-in the snapshot function reads.
+const SNAPSHOT_AGENTS: usize = 3;
 /// Time given to each invocation.
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -75,6 +88,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "{}: the built template has no function",
             args.build_dir.display()
         );
+    }
+    for binary in EXPECTED_BINARIES {
+        if !functions.iter().any(|f| f.binary == binary) {
+            bail!(
+                "{}: the built template has no function of binary {binary} (build with \
+                 SnapshotSchedule set, see infra/sam-smoke.sh)",
+                args.build_dir.display()
+            );
+        }
     }
     let want = elf_machine(&args.arch)?;
     for f in &functions {
@@ -126,6 +148,10 @@ async fn smoke(
     let (payload, timeout_s): (Vec<u8>, &str) = match f.binary.as_str() {
         "wfm-relay-forwarder" => (PRESENCE_EVENT.trim_ascii_end().to_vec(), "60"),
         "wfm-relay-replayer" => (br#"{"action":"stats"}"#.to_vec(), "900"),
+        "wfm-relay-snapshot" => (
+            br#"{"action":"snapshot","scheduled":true,"dry_run":true}"#.to_vec(),
+            "900",
+        ),
         other => bail!(
             "{}: no smoke invocation for binary {other}: add one to wfm-relay-sam-smoke",
             f.name
@@ -135,10 +161,26 @@ async fn smoke(
     let api = RuntimeApi::start()
         .await
         .context("cannot start the local Lambda Runtime API")?;
-    let env = stack.lambda_env(
-        &wfm.url(),
-        &[("FUNCTION_TIMEOUT_S", timeout_s), ("RUST_LOG", "info")],
-    );
+    // The snapshot function reads Genesys: a stand-in of its API, for its run only.
+    let genesys = match f.binary.as_str() {
+        "wfm-relay-snapshot" => Some(
+            GenesysApi::start(GenesysApiOptions::new(SNAPSHOT_AGENTS))
+                .await
+                .context("cannot start the Genesys Cloud API stand-in")?,
+        ),
+        _ => None,
+    };
+    let genesys_url = genesys.as_ref().map(GenesysApi::url).unwrap_or_default();
+    let mut vars = vec![("FUNCTION_TIMEOUT_S", timeout_s), ("RUST_LOG", "info")];
+    if genesys.is_some() {
+        vars.extend([
+            ("GENESYS_API_URL", genesys_url.as_str()),
+            ("GENESYS_LOGIN_URL", genesys_url.as_str()),
+            ("GENESYS_CLIENT_ID", "standin-client"),
+            ("GENESYS_CLIENT_SECRET", "standin-secret"),
+        ]);
+    }
+    let env = stack.lambda_env(&wfm.url(), &vars);
     let log = args.log_dir.join(format!("{}.log", f.name));
     let _ = std::fs::remove_file(&log);
     let mut process = api
@@ -154,6 +196,9 @@ async fn smoke(
     let exited = process.try_wait()?;
     process.kill().await.ok();
     api.shutdown().await;
+    if let Some(g) = genesys {
+        g.shutdown().await;
+    }
     let raw = answer.map_err(|e| {
         anyhow::anyhow!(
             "{} ({}) did not answer: {e}; exit status {exited:?}; log {}",
@@ -178,6 +223,23 @@ async fn smoke(
             {
                 bail!(
                     "{}: expected {{\"outcome\":\"delivered\"}} and the event posted to WFM once, got {answer} and {} requests",
+                    f.name,
+                    posted.len()
+                );
+            }
+        }
+        "wfm-relay-snapshot" => {
+            let events = json!(2 * SNAPSHOT_AGENTS);
+            if answer["action"] != "snapshot"
+                || answer["dry_run"] != true
+                || answer["events"] != events
+                || answer["not_sent"] != events
+                || answer["continued"] != false
+                || !posted.is_empty()
+            {
+                bail!(
+                    "{}: expected a dry-run snapshot of {SNAPSHOT_AGENTS} agents ({events} events \
+                     built, none sent), got {answer} and {} requests",
                     f.name,
                     posted.len()
                 );
