@@ -468,7 +468,7 @@ fn functions_get_secrets_and_metrics_namespace_scoped_to_the_parameters() {
 }
 
 /// The profile's tables (issue 13 item 6): `WfmProfileMapping` and `WfmProfileUserFields`
-/// (default empty = none) reach both functions as `WFM_PROFILE_MAPPING` /
+/// (default empty = none) reach the forwarder, the replayer and the snapshot function as `WFM_PROFILE_MAPPING` /
 /// `WFM_PROFILE_USER_FIELDS` only when set, and each role may `s3:GetObject` exactly that
 /// object, only when set.
 #[test]
@@ -514,6 +514,7 @@ fn profile_tables_are_wired_and_readable_exactly() {
         for (function, role) in [
             ("ForwarderFunction", "ForwarderRole"),
             ("ReplayerFunction", "ReplayerRole"),
+            ("SnapshotFunction", "SnapshotRole"),
         ] {
             let env = &resource(&tpl, function)["Environment"]["Variables"];
             assert_eq!(
