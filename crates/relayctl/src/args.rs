@@ -107,8 +107,14 @@ pub struct DoctorArgs {
     #[arg(long)]
     pub strict: bool,
     /// A resource that does not exist is a warning ("not deployed locally"), not a failure.
-    #[arg(long)]
+    /// Also on when `RELAYCTL_DOCTOR_LOCAL` is set to anything but a false value (`0`, `false`,
+    /// `no`, `off`, empty), as the env file of `infra/demo.sh --keep` sets it.
+    #[arg(long, env = "RELAYCTL_DOCTOR_LOCAL")]
     pub local: bool,
+    /// Read the names from this CloudFormation stack (ListStackResources, DescribeStacks); a
+    /// variable that is set wins over the stack's value.
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
 }
 
 /// `--mode`.

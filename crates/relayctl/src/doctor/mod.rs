@@ -8,15 +8,29 @@
 //! * [`function`]: the other AWS clients ([`function::DoctorClients`]) and a function's
 //!   configuration (`GetFunctionConfiguration`), shared by the Lambda, IAM and secrets checks.
 //! * [`gather`]: the AWS calls (SQS, S3) that feed the checks.
+//! * [`deployed`]: the stack's functions, each read once (GetFunctionConfiguration).
+//! * [`alarms`]: the template's alarms exist and notify (DescribeAlarms under `ALARM_PREFIX`).
+//! * [`policy`]: does a role's policy documents allow an action on a resource (pure).
+//! * [`secrets`] / [`secrets_gather`]: the functions' secret settings name secrets that exist
+//!   and their roles may read (metadata only).
+//! * [`profile`]: the forwarder's `WFM_PROFILE` and its agent tables exist (metadata only).
+//! * [`stack`]: `--stack NAME`, the names from a CloudFormation stack.
 //! * [`run`]: the run itself (environment, AWS, output, exit code).
 //!
 //! Doctor reads metadata only: no secret, no profile, no `WFM_URL`, and it changes nothing.
 
+pub mod alarms;
 pub mod bucket;
+pub mod deployed;
 pub mod function;
 pub mod gather;
+pub mod policy;
+pub mod profile;
 pub mod queues;
 pub mod run;
+pub mod secrets;
+pub mod secrets_gather;
+pub mod stack;
 pub mod targets;
 
 use serde_json::{Value, json};
@@ -106,9 +120,6 @@ pub const NOT_CHECKED: &[&str] = &[
     "the event source mapping (ReportBatchItemFailures, MaximumConcurrency, state)",
     "the async invoke config (on-failure destination, maximum event age)",
     "the EventBridge rule (enabled, targets the forwarder, its bus exists)",
-    "the alarms (exist, have actions)",
-    "the secrets and the function roles' policies",
-    "the WFM profile",
     "WFM's URL answers TLS with a trusted chain",
 ];
 
