@@ -135,13 +135,15 @@ Examples:
 Check that the deployed stack is wired the way the no-loss promise needs: the retry queue's
 redrive policy (maxReceiveCount = RETRY_SCHEDULE's steps + 5, target the DLQ), its visibility
 timeout (>= 6 x FUNCTION_TIMEOUT_S + the batching window), the retention periods (DLQ longer than
-the retry queue), and the archive bucket's default encryption and public-access block. Each check
-prints pass, warn or fail with what to do. Metadata only: it changes nothing, reads no secret and
-no profile, and needs no WFM_URL.
+the retry queue), the archive bucket's default encryption and public-access block, the template's
+alarms (exist, notify), the functions' secrets (exist; their roles may read them) and the
+forwarder's profile and tables (exist). Each check prints pass, warn or fail with what to do.
+Metadata only: it changes nothing, never reads a secret's value nor a profile's content, and
+needs no WFM_URL.
 
-Names: RETRY_QUEUE_URL, DLQ_URL, ARCHIVE_BUCKET (and FORWARDER_FUNCTION, REPLAYER_FUNCTION,
-SNAPSHOT_FUNCTION, EVENT_BUS, EVENT_RULE, ALARM_PREFIX, read for the checks to come), from the
-environment or --env-file: the stack's outputs of the same names.
+Names: RETRY_QUEUE_URL, DLQ_URL, ARCHIVE_BUCKET, FORWARDER_FUNCTION, REPLAYER_FUNCTION,
+SNAPSHOT_FUNCTION, EVENT_BUS, EVENT_RULE, ALARM_PREFIX, from the environment or --env-file (the
+stack's outputs of the same names), or from --stack NAME (a variable that is set wins).
 
 Exit codes: 0 no check failed (warnings printed); 1 doctor could not run; 2 usage; 4 at least
 one check failed; 5 with --strict, a check warned.")]
