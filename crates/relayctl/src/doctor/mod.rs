@@ -8,7 +8,8 @@
 //! * [`function`]: the other AWS clients ([`function::DoctorClients`]) and a function's
 //!   configuration (`GetFunctionConfiguration`), shared by the Lambda, IAM and secrets checks.
 //! * [`gather`]: the AWS calls (SQS, S3) that feed the checks.
-//! * [`deployed`]: the stack's functions, each read once (GetFunctionConfiguration).
+//! * [`stack_functions`]: the stack's functions, each read once (GetFunctionConfiguration), for
+//!   the secret and profile checks.
 //! * [`alarms`]: the template's alarms exist and notify (DescribeAlarms under `ALARM_PREFIX`).
 //! * [`policy`]: does a role's policy documents allow an action on a resource (pure).
 //! * [`secrets`] / [`secrets_gather`]: the functions' secret settings name secrets that exist
@@ -21,7 +22,6 @@
 
 pub mod alarms;
 pub mod bucket;
-pub mod deployed;
 pub mod function;
 pub mod gather;
 pub mod policy;
@@ -31,6 +31,7 @@ pub mod run;
 pub mod secrets;
 pub mod secrets_gather;
 pub mod stack;
+pub mod stack_functions;
 pub mod targets;
 
 use serde_json::{Value, json};

@@ -4,9 +4,9 @@
 //! HeadObject, SSM DescribeParameters; a builtin is looked up in wfm-relay-profile's
 //! `BUILTINS`). The variables' syntax is wfm-relay-profile's `ProfileSettings` (PRODUCT.md §10).
 
-use super::deployed::{Functions, Lookup, absent};
 use super::function::DoctorClients;
 use super::gather::Unreachable;
+use super::stack_functions::{Functions, Lookup, absent};
 use super::{Finding, Status};
 use aws_sdk_ssm::types::ParameterStringFilter;
 use wfm_relay_aws::aws::AwsClients;

@@ -1,10 +1,10 @@
 //! One `relayctl doctor` run: the names from the environment (or `--stack`), the AWS calls, the report on
 //! stdout, the exit code. Loads no secret and no profile and needs no `WFM_URL`.
 
-use super::deployed::Functions;
 use super::function::DoctorClients;
 use super::gather::{Expected, Unreachable, bucket_checks, queue_checks};
 use super::stack::{self, StackError};
+use super::stack_functions::Functions;
 use super::targets::StackNames;
 use super::{DoctorExit, exit_for, report_json, report_text};
 use super::{alarms, profile, secrets_gather};

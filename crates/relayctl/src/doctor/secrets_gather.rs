@@ -4,11 +4,11 @@
 //! GetPolicy + GetPolicyVersion of the default version). Sources: the Secrets Manager, SSM and
 //! IAM API references of those operations.
 
-use super::deployed::{Functions, Lookup, absent};
 use super::function::{DoctorClients, FunctionFacts};
 use super::gather::Unreachable;
 use super::policy::{decode_document, evaluate};
 use super::secrets::{self, Checked, Problem, SecretRef, Store};
+use super::stack_functions::{Functions, Lookup, absent};
 use super::{Finding, Status};
 use serde_json::Value;
 
