@@ -14,6 +14,8 @@ mod c27_no_secret;
 mod corpus;
 mod deploy_relayctl;
 mod doctor;
+mod doctor_fn;
+mod doctor_stack;
 mod eventbridge_cases;
 mod faults;
 mod genesys_api;

@@ -2,6 +2,10 @@
 //! `infra/test.sh`), one fresh pair of queues and one bucket per test, a scripted WFM server, and
 //! a forwarder built from the real adapters.
 
+pub mod doctor_stack;
+pub mod doctor_wiring;
+pub mod https;
+
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
 use std::collections::HashMap;

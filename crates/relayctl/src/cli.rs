@@ -133,13 +133,16 @@ Examples:
     /// Check that the deployed stack is wired the way the no-loss promise needs.
     #[command(long_about = "\
 Check that the deployed stack is wired the way the no-loss promise needs: the retry queue's
-redrive policy (maxReceiveCount = RETRY_SCHEDULE's steps + 5, target the DLQ), its visibility
-timeout (>= 6 x FUNCTION_TIMEOUT_S + the batching window), the retention periods (DLQ longer than
-the retry queue), the archive bucket's default encryption and public-access block, the template's
-alarms (exist, notify), the functions' secrets (exist; their roles may read them) and the
-forwarder's profile and tables (exist). Each check prints pass, warn or fail with what to do.
-Metadata only: it changes nothing, never reads a secret's value nor a profile's content, and
-needs no WFM_URL.
+redrive policy (maxReceiveCount = the deployed forwarder's RETRY_SCHEDULE steps + 5, target the
+DLQ), its visibility timeout (>= 6 x the forwarder's Timeout + the mapping's batching window), the
+retention periods (DLQ longer than the retry queue), the archive bucket's default encryption and
+public-access block, the forwarder's event source mapping (enabled, ReportBatchItemFailures,
+MaximumConcurrency) and async invoke config (on failure to the DLQ, maximum event age), the
+EventBridge bus, rule (enabled) and target (the forwarder), that WFM's URL (WFM_URL, else the
+forwarder's) answers TLS with a trusted chain (one HEAD, no event), the template's alarms (exist,
+notify), the functions' secrets (exist; their roles may read them) and the forwarder's profile
+and tables (exist). Each check prints pass, warn or fail with what to do. Metadata only: it
+changes nothing, never reads a secret's value nor a profile's content.
 
 Names: RETRY_QUEUE_URL, DLQ_URL, ARCHIVE_BUCKET, FORWARDER_FUNCTION, REPLAYER_FUNCTION,
 SNAPSHOT_FUNCTION, EVENT_BUS, EVENT_RULE, ALARM_PREFIX, from the environment or --env-file (the

@@ -11,45 +11,72 @@ use crate::errors::{AwsFailure, classify};
 use wfm_relay_aws::aws::AwsClients;
 use wfm_relay_core::policy::{DEFAULT_RETRY_SCHEDULE, RetrySchedule};
 
-/// The template's `MaximumBatchingWindowInSeconds` of the retry queue's event source (doctor
-/// does not read the event source mapping yet).
+/// The template's `MaximumBatchingWindowInSeconds` of the retry queue's event source (used when
+/// no event source mapping was read).
 pub const TEMPLATE_BATCHING_WINDOW_S: u64 = 0;
 
-/// The local settings the checks compare against (until doctor reads the forwarder's
-/// configuration with GetFunctionConfiguration).
+/// A setting the checks cannot compare with: what is missing and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unknown {
+    /// Why, e.g. `RETRY_SCHEDULE `soon`: …`.
+    pub detail: String,
+    /// What to do.
+    pub fix: String,
+}
+
+/// The settings the queue checks compare against, each with where it came from (`local
+/// RETRY_SCHEDULE …`, `deployed Timeout of …`): the deployed forwarder's when it is deployed
+/// ([`super::deployed::expected`]), else the local variables under `--local` ([`Expected::from_lookup`]).
 #[derive(Debug, Clone)]
 pub struct Expected {
-    /// `RETRY_SCHEDULE` (default [`DEFAULT_RETRY_SCHEDULE`]) and where it came from.
-    pub schedule: Result<(String, RetrySchedule), String>,
-    /// `FUNCTION_TIMEOUT_S` (default 60), seconds.
-    pub function_timeout_s: Result<u64, String>,
+    /// Where the schedule came from, and the schedule.
+    pub schedule: Result<(String, RetrySchedule), Unknown>,
+    /// Where the function timeout came from, and the timeout in seconds.
+    pub function_timeout_s: Result<(String, u64), Unknown>,
+    /// Where the batching window came from, and the window in seconds.
+    pub batching_window_s: (String, u64),
     /// A missing resource is a warn, not a fail (`--local`).
     pub local: bool,
 }
 
 impl Expected {
-    /// Reads `RETRY_SCHEDULE` and `FUNCTION_TIMEOUT_S` through `var`.
+    /// The local settings: `RETRY_SCHEDULE` (default [`DEFAULT_RETRY_SCHEDULE`]),
+    /// `FUNCTION_TIMEOUT_S` (default 60) through `var`, and the template's batching window.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>, local: bool) -> Self {
+        let fix_schedule = || "fix RETRY_SCHEDULE".to_owned();
         let schedule = match var("RETRY_SCHEDULE").filter(|s| !s.trim().is_empty()) {
             Some(s) => s
                 .parse::<RetrySchedule>()
                 .map(|p| (format!("local RETRY_SCHEDULE {s}"), p))
-                .map_err(|e| format!("RETRY_SCHEDULE `{s}`: {e}")),
+                .map_err(|e| Unknown {
+                    detail: format!("RETRY_SCHEDULE `{s}`: {e}"),
+                    fix: fix_schedule(),
+                }),
             None => DEFAULT_RETRY_SCHEDULE
                 .parse::<RetrySchedule>()
                 .map(|p| (format!("default {DEFAULT_RETRY_SCHEDULE}"), p))
-                .map_err(|e| format!("default schedule: {e}")),
+                .map_err(|e| Unknown {
+                    detail: format!("default schedule: {e}"),
+                    fix: fix_schedule(),
+                }),
         };
         let function_timeout_s = match var("FUNCTION_TIMEOUT_S").filter(|s| !s.trim().is_empty()) {
             Some(s) => match s.trim().parse::<u64>() {
-                Ok(n) if (1..=900).contains(&n) => Ok(n),
-                _ => Err(format!("FUNCTION_TIMEOUT_S `{s}` is not 1-900 seconds")),
+                Ok(n) if (1..=900).contains(&n) => Ok((format!("local FUNCTION_TIMEOUT_S {n}"), n)),
+                _ => Err(Unknown {
+                    detail: format!("FUNCTION_TIMEOUT_S `{s}` is not 1-900 seconds"),
+                    fix: "fix FUNCTION_TIMEOUT_S".to_owned(),
+                }),
             },
-            None => Ok(60),
+            None => Ok(("default timeout 60 s".to_owned(), 60)),
         };
         Expected {
             schedule,
             function_timeout_s,
+            batching_window_s: (
+                "the template's batching window".to_owned(),
+                TEMPLATE_BATCHING_WINDOW_S,
+            ),
             local,
         }
     }
@@ -139,11 +166,11 @@ pub async fn queue_checks(
             let dlq_arn = d.get("QueueArn").map_or("", String::as_str);
             out.push(match &expected.schedule {
                 Ok((source, s)) => queues::redrive(r, dlq_arn, (source, s)),
-                Err(e) => Finding::bad(
+                Err(u) => Finding::bad(
                     queues::REDRIVE,
                     Status::Fail,
-                    e.clone(),
-                    "fix RETRY_SCHEDULE",
+                    u.detail.clone(),
+                    u.fix.clone(),
                 ),
             });
         }
@@ -155,12 +182,15 @@ pub async fn queue_checks(
         (_, None) => out.push(missing(queues::REDRIVE, "DLQ_URL", &names.dlq_url)),
     }
     match (&retry, &expected.function_timeout_s) {
-        (Some(r), Ok(t)) => out.push(queues::visibility(r, *t, TEMPLATE_BATCHING_WINDOW_S)),
-        (Some(_), Err(e)) => out.push(Finding::bad(
+        (Some(r), Ok((source, t))) => {
+            let (window_source, w) = &expected.batching_window_s;
+            out.push(queues::visibility(r, (source, *t), (window_source, *w)));
+        }
+        (Some(_), Err(u)) => out.push(Finding::bad(
             queues::VISIBILITY,
             Status::Fail,
-            e.clone(),
-            "fix FUNCTION_TIMEOUT_S",
+            u.detail.clone(),
+            u.fix.clone(),
         )),
         (None, _) => out.push(missing(
             queues::VISIBILITY,
@@ -265,7 +295,8 @@ mod tests {
         let (source, s) = none.schedule.expect("default parses");
         assert!(source.starts_with("default"), "{source}");
         assert_eq!(s.max_receive_count(), 14);
-        assert_eq!(none.function_timeout_s, Ok(60));
+        assert_eq!(none.function_timeout_s.map(|t| t.1), Ok(60));
+        assert_eq!(none.batching_window_s.1, 0);
         let set = Expected::from_lookup(
             |k| match k {
                 "RETRY_SCHEDULE" => Some("30s,2m".to_owned()),
@@ -275,7 +306,8 @@ mod tests {
             true,
         );
         assert_eq!(set.schedule.expect("parses").1.max_receive_count(), 7);
-        assert_eq!(set.function_timeout_s, Ok(30));
+        let (source, t) = set.function_timeout_s.expect("parses");
+        assert_eq!((source.as_str(), t), ("local FUNCTION_TIMEOUT_S 30", 30));
         assert!(set.local);
         let bad = Expected::from_lookup(
             |k| match k {

@@ -85,14 +85,18 @@ pub fn redrive(retry: &Attributes, dlq_arn: &str, schedule: (&str, &RetrySchedul
 
 /// The visibility timeout must be ≥ 6 × the function timeout + the batching window (AWS Lambda
 /// developer guide, "Using Lambda with Amazon SQS": otherwise a message in flight reappears and
-/// is processed twice, or counts receives towards the DLQ).
-pub fn visibility(retry: &Attributes, function_timeout_s: u64, batching_window_s: u64) -> Finding {
+/// is processed twice, or counts receives towards the DLQ). `timeout` and `window` are (where
+/// the value came from, seconds).
+pub fn visibility(retry: &Attributes, timeout: (&str, u64), window: (&str, u64)) -> Finding {
+    let ((t_source, function_timeout_s), (w_source, batching_window_s)) = (timeout, window);
     let want = 6 * function_timeout_s + batching_window_s;
+    let sources = format!("timeout: {t_source}; window: {w_source}");
     match seconds(retry, "VisibilityTimeout") {
         Some(v) if v >= want => Finding::pass(
             VISIBILITY,
             format!(
-                "VisibilityTimeout {v} s >= 6 x {function_timeout_s} s + {batching_window_s} s"
+                "VisibilityTimeout {v} s >= 6 x {function_timeout_s} s + {batching_window_s} s \
+                 ({sources})"
             ),
         ),
         Some(v) => Finding::bad(
@@ -100,7 +104,7 @@ pub fn visibility(retry: &Attributes, function_timeout_s: u64, batching_window_s
             Status::Fail,
             format!(
                 "VisibilityTimeout {v} s < 6 x {function_timeout_s} s (function timeout) + \
-                 {batching_window_s} s (batching window) = {want} s"
+                 {batching_window_s} s (batching window) = {want} s ({sources})"
             ),
             format!("set the retry queue's VisibilityTimeout to at least {want}"),
         ),
@@ -191,12 +195,19 @@ mod tests {
     #[test]
     fn visibility_covers_six_timeouts_and_the_window() {
         let v = |s: &str| attrs(&[("VisibilityTimeout", s)]);
-        assert_eq!(visibility(&v("360"), 60, 0).status, Status::Pass);
-        assert_eq!(visibility(&v("365"), 60, 5).status, Status::Pass);
-        let f = visibility(&v("364"), 60, 5);
+        let t = ("deployed Timeout", 60);
+        assert_eq!(visibility(&v("360"), t, ("w", 0)).status, Status::Pass);
+        assert_eq!(visibility(&v("365"), t, ("w", 5)).status, Status::Pass);
+        let f = visibility(&v("364"), t, ("the mapping's", 5));
         assert_eq!(f.status, Status::Fail);
         assert!(f.fix.as_deref().unwrap_or("").contains("365"));
-        assert_eq!(visibility(&attrs(&[]), 60, 0).status, Status::Fail);
+        assert!(
+            f.detail
+                .contains("(timeout: deployed Timeout; window: the mapping's)"),
+            "{}",
+            f.detail
+        );
+        assert_eq!(visibility(&attrs(&[]), t, ("w", 0)).status, Status::Fail);
     }
 
     #[test]

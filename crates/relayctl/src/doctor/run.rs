@@ -1,13 +1,16 @@
-//! One `relayctl doctor` run: the names from the environment (or `--stack`), the AWS calls, the report on
-//! stdout, the exit code. Loads no secret and no profile and needs no `WFM_URL`.
+//! One `relayctl doctor` run: the names from the environment (or `--stack`), the AWS calls, the
+//! report on stdout, the exit code. Loads no secret and no profile; WFM's URL (`WFM_URL`, else the
+//! forwarder's) gets one TLS probe, never an event.
 
-use super::function::DoctorClients;
-use super::gather::{Expected, Unreachable, bucket_checks, queue_checks};
+use super::function::{DoctorClients, function_facts};
+use super::gather::{Unreachable, bucket_checks, queue_checks};
+use super::gather_fn::{Forwarder, QueueArns, eventbridge_checks, lambda_checks, queue_arn};
 use super::stack::{self, StackError};
 use super::stack_functions::Functions;
 use super::targets::StackNames;
 use super::{DoctorExit, exit_for, report_json, report_text};
 use super::{alarms, profile, secrets_gather};
+use super::{deployed, tls};
 use crate::app::LOG_VAR;
 use crate::args::DoctorArgs;
 use crate::errors::{AwsSettings, one_line, wants_full_chain};
@@ -71,11 +74,30 @@ async fn checks(args: &DoctorArgs, json: bool) -> DoctorExit {
         );
     }
     let names = StackNames::from_lookup(&lookup);
-    let expected = Expected::from_lookup(env, args.local);
     let aws = AwsClients::from_sdk_config(&conf);
     let gathered = async {
+        // The forwarder's configuration, read once: its RETRY_SCHEDULE, Timeout and WFM_URL.
+        let facts = match &names.forwarder_function {
+            Some(n) => function_facts(&clients, n, "FORWARDER_FUNCTION").await?,
+            None => None,
+        };
+        let forwarder = Forwarder::from(names.forwarder_function.as_deref(), facts.as_ref());
+        let arns = QueueArns {
+            retry: queue_arn(&aws, names.retry_queue_url.as_deref(), "RETRY_QUEUE_URL").await?,
+            dlq: queue_arn(&aws, names.dlq_url.as_deref(), "DLQ_URL").await?,
+        };
+        let (lambda_findings, mapping) =
+            lambda_checks(&clients, forwarder, &arns, args.local).await?;
+        let expected = deployed::expected(env, forwarder, mapping.as_ref(), args.local);
         let mut all = queue_checks(&aws, &names, &expected).await?;
         all.extend(bucket_checks(&aws, &names, &expected).await?);
+        all.extend(lambda_findings);
+        all.extend(eventbridge_checks(&clients, &names, forwarder, args.local).await?);
+        let wfm_forwarder = names
+            .forwarder_function
+            .as_deref()
+            .map(|n| (n, facts.as_ref()));
+        all.push(tls::check(env("WFM_URL").as_deref(), wfm_forwarder, args.local).await);
         let functions = Functions::read(&clients, &names).await?;
         all.extend(alarms::checks(&clients, names.alarm_prefix.as_deref(), args.local).await?);
         all.extend(secrets_gather::checks(&clients, &functions, args.local).await?);
