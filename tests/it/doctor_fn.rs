@@ -252,6 +252,11 @@ async fn without_a_deployed_forwarder_local_values_stand_in_only_under_local() {
         "forwarder.event-age",
         "eventbridge.target",
         "wfm.tls",
+        // h27: the secrets of every function and the forwarder's profile.
+        "secrets.exist",
+        "secrets.role-policy",
+        "profile",
+        "profile.tables",
     ];
     // Under --local: the forwarder's checks warn, the queue checks use the local defaults.
     let r = doctor(&["--local"], &gone);

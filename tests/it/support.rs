@@ -3,6 +3,7 @@
 //! a forwarder built from the real adapters.
 
 pub mod doctor_stack;
+pub mod doctor_wiring;
 pub mod https;
 
 use aws_sdk_sqs::types::QueueAttributeName;

@@ -107,8 +107,20 @@ pub struct DoctorArgs {
     #[arg(long)]
     pub strict: bool,
     /// A resource that does not exist is a warning ("not deployed locally"), not a failure.
-    #[arg(long)]
+    /// Also on when `RELAYCTL_DOCTOR_LOCAL` is `1`, `true`, `yes`, `on` or `y` (off for `0`,
+    /// `false`, `no`, `off`, `n`; anything else is a usage error), as the env file of
+    /// `infra/demo.sh --keep` sets it.
+    #[arg(
+        long,
+        env = "RELAYCTL_DOCTOR_LOCAL",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub local: bool,
+    /// Read the names from this CloudFormation stack (ListStackResources, DescribeStacks); a
+    /// variable that is set wins over the stack's value.
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
 }
 
 /// `--mode`.

@@ -138,13 +138,15 @@ DLQ), its visibility timeout (>= 6 x the forwarder's Timeout + the mapping's bat
 retention periods (DLQ longer than the retry queue), the archive bucket's default encryption and
 public-access block, the forwarder's event source mapping (enabled, ReportBatchItemFailures,
 MaximumConcurrency) and async invoke config (on failure to the DLQ, maximum event age), the
-EventBridge bus, rule (enabled) and target (the forwarder), and that WFM's URL (WFM_URL, else the
-forwarder's) answers TLS with a trusted chain (one HEAD, no event). Each check prints pass, warn
-or fail with what to do. Metadata only: it changes nothing, reads no secret and no profile.
+EventBridge bus, rule (enabled) and target (the forwarder), that WFM's URL (WFM_URL, else the
+forwarder's) answers TLS with a trusted chain (one HEAD, no event), the template's alarms (exist,
+notify), the functions' secrets (exist; their roles may read them) and the forwarder's profile
+and tables (exist). Each check prints pass, warn or fail with what to do. Metadata only: it
+changes nothing, never reads a secret's value nor a profile's content.
 
-Names: RETRY_QUEUE_URL, DLQ_URL, ARCHIVE_BUCKET, FORWARDER_FUNCTION, EVENT_BUS, EVENT_RULE (and
-REPLAYER_FUNCTION, SNAPSHOT_FUNCTION, ALARM_PREFIX, read for the checks to come), from the
-environment or --env-file: the stack's outputs of the same names.
+Names: RETRY_QUEUE_URL, DLQ_URL, ARCHIVE_BUCKET, FORWARDER_FUNCTION, REPLAYER_FUNCTION,
+SNAPSHOT_FUNCTION, EVENT_BUS, EVENT_RULE, ALARM_PREFIX, from the environment or --env-file (the
+stack's outputs of the same names), or from --stack NAME (a variable that is set wins).
 
 Exit codes: 0 no check failed (warnings printed); 1 doctor could not run; 2 usage; 4 at least
 one check failed; 5 with --strict, a check warned.")]

@@ -10,11 +10,14 @@
 //! * its event source mapping on the retry queue (batch 10, window 0, ReportBatchItemFailures,
 //!   MaximumConcurrency 5, enabled: moto invokes a function only on SendMessage, and doctor's
 //!   tests send none) and its async invoke config (2 retries, 6 h, on failure → the DLQ);
-//! * the partner event bus, the rule on it (enabled) and its target, the forwarder.
+//! * the partner event bus, the rule on it (enabled) and its target, the forwarder;
+//! * the alarms, the secret and the roles' policies naming it, the replayer function and the
+//!   forwarder's profile ([`super::doctor_wiring`]).
 //!
 //! [`doctor`] runs the relayctl binary with only the variables given; [`assert_only`] checks a
 //! report check by check.
 
+use super::doctor_wiring::Wiring;
 use super::https::{HttpsWfm, tls_fixture};
 use super::{clients, endpoint, unique};
 use crate::lambda_process::forwarder_binary;
@@ -80,6 +83,8 @@ pub struct WiredStack {
     pub rule: String,
     /// The HTTPS stand-in of WFM the forwarder's `WFM_URL` names.
     pub wfm: HttpsWfm,
+    /// The alarms, secrets, replayer and profile ([`super::doctor_wiring`]).
+    pub wiring: Wiring,
 }
 
 async fn queue(aws: &AwsClients, name: &str, attrs: &[(QueueAttributeName, String)]) -> String {
@@ -279,6 +284,7 @@ impl WiredStack {
             .await
             .unwrap_or_else(|e| panic!("CreateEventBus: {e:?}"));
         let rule = unique("dr-forwarder-rule");
+        let wiring = Wiring::create(&aws, &fns, &forwarder, &role_arn, &bucket).await;
         let stack = WiredStack {
             aws,
             fns,
@@ -295,6 +301,7 @@ impl WiredStack {
             bus,
             rule,
             wfm,
+            wiring,
         };
         stack.put_invoke_config(Some(&stack.dlq_arn), 21600).await;
         stack.put_rule(RuleState::Enabled).await;
@@ -307,7 +314,7 @@ impl WiredStack {
     /// The variables doctor reads for this stack (AWS settings for moto, the names, and the test
     /// CA as `SSL_CERT_FILE`).
     pub fn vars(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut vars = vec![
             ("AWS_ENDPOINT_URL", endpoint()),
             ("AWS_REGION", "us-east-1".to_owned()),
             ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
@@ -324,7 +331,9 @@ impl WiredStack {
                 "SSL_CERT_FILE",
                 tls_fixture("ca.pem").to_string_lossy().into_owned(),
             ),
-        ]
+        ];
+        vars.extend(self.wiring.vars());
+        vars
     }
 
     /// Sets one queue attribute.

@@ -1,16 +1,20 @@
-//! One `relayctl doctor` run: the names from the environment, the AWS calls, the report on
-//! stdout, the exit code. Loads no secret and no profile; WFM's URL (`WFM_URL`, else the
+//! One `relayctl doctor` run: the names from the environment (or `--stack`), the AWS calls, the
+//! report on stdout, the exit code. Loads no secret and no profile; WFM's URL (`WFM_URL`, else the
 //! forwarder's) gets one TLS probe, never an event.
 
 use super::function::{DoctorClients, function_facts};
 use super::gather::{Unreachable, bucket_checks, queue_checks};
 use super::gather_fn::{Forwarder, QueueArns, eventbridge_checks, lambda_checks, queue_arn};
+use super::stack::{self, StackError};
+use super::stack_functions::Functions;
 use super::targets::StackNames;
 use super::{DoctorExit, exit_for, report_json, report_text};
+use super::{alarms, profile, secrets_gather};
 use super::{deployed, tls};
 use crate::app::LOG_VAR;
 use crate::args::DoctorArgs;
 use crate::errors::{AwsSettings, one_line, wants_full_chain};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 use wfm_relay_aws::aws::{AwsClients, load_sdk_config};
@@ -33,11 +37,44 @@ pub fn run(args: &DoctorArgs, json: bool) -> ExitCode {
 
 async fn checks(args: &DoctorArgs, json: bool) -> DoctorExit {
     let env = |k: &str| std::env::var(k).ok();
-    let names = StackNames::from_lookup(env);
     let conf = load_sdk_config().await;
     let aws_settings = AwsSettings::from_lookup(env, conf.region().map(ToString::to_string));
-    let aws = AwsClients::from_sdk_config(&conf);
+    let could_not_run = |u: Unreachable| {
+        eprintln!(
+            "relayctl doctor: {}",
+            one_line(&format!("{} failed", u.call), &u.chain, &aws_settings)
+        );
+        if wants_full_chain(env(LOG_VAR).as_deref()) {
+            eprintln!("relayctl doctor: full error: {}", u.chain);
+        }
+        DoctorExit::CouldNotRun
+    };
     let clients = DoctorClients::from_sdk_config(&conf);
+    let from_stack = match &args.stack {
+        None => BTreeMap::new(),
+        Some(name) => match stack::read(&clients, name).await {
+            Ok(facts) => stack::names(&facts),
+            Err(StackError::NotFound(name)) => {
+                eprintln!(
+                    "relayctl doctor: stack {name} does not exist (DescribeStacks; check the \
+                     name, AWS_REGION and the account)"
+                );
+                return DoctorExit::CouldNotRun;
+            }
+            Err(StackError::Unreachable(u)) => return could_not_run(u),
+        },
+    };
+    let (lookup, overridden) = stack::overlay(env, &from_stack);
+    if let Some(name) = &args.stack
+        && !overridden.is_empty()
+    {
+        eprintln!(
+            "relayctl doctor: {} set in the environment, used instead of stack {name}'s",
+            overridden.join(", ")
+        );
+    }
+    let names = StackNames::from_lookup(&lookup);
+    let aws = AwsClients::from_sdk_config(&conf);
     let gathered = async {
         // The forwarder's configuration, read once: its RETRY_SCHEDULE, Timeout and WFM_URL.
         let facts = match &names.forwarder_function {
@@ -61,21 +98,16 @@ async fn checks(args: &DoctorArgs, json: bool) -> DoctorExit {
             .as_deref()
             .map(|n| (n, facts.as_ref()));
         all.push(tls::check(env("WFM_URL").as_deref(), wfm_forwarder, args.local).await);
+        let functions = Functions::read(&clients, &names).await?;
+        all.extend(alarms::checks(&clients, names.alarm_prefix.as_deref(), args.local).await?);
+        all.extend(secrets_gather::checks(&clients, &functions, args.local).await?);
+        all.extend(profile::checks(&clients, &aws, &functions, args.local).await?);
         Ok::<_, Unreachable>(all)
     }
     .await;
     let findings = match gathered {
         Ok(f) => f,
-        Err(u) => {
-            eprintln!(
-                "relayctl doctor: {}",
-                one_line(&format!("{} failed", u.call), &u.chain, &aws_settings)
-            );
-            if wants_full_chain(env(LOG_VAR).as_deref()) {
-                eprintln!("relayctl doctor: full error: {}", u.chain);
-            }
-            return DoctorExit::CouldNotRun;
-        }
+        Err(u) => return could_not_run(u),
     };
     let text = if json {
         format!("{:#}\n", report_json(&findings))

@@ -2,8 +2,10 @@
 //! replay, no archive: the DLQ keeps the demo's dead letters) and keeps the stack running for a
 //! recovery tried by hand with `relayctl`: moto (started by `infra/demo.sh`), the scripted WFM,
 //! now healthy except for the event it always rejects, the forwarder process and its retry-queue
-//! event source (so a `relayctl redrive` is consumed). It writes an env file for `relayctl
-//! --env-file`, prints the README's walk-through and stops everything on Ctrl-C.
+//! event source (so a `relayctl redrive` is consumed). It wires the retry queue and the bucket as
+//! template.yaml does (so `relayctl doctor` reports no fail), writes an env file for `relayctl
+//! --env-file` (with `RELAYCTL_DOCTOR_LOCAL=1`), prints the README's walk-through and stops
+//! everything on Ctrl-C.
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -45,21 +47,40 @@ const AWS_VARS: [&str; 5] = [
 ];
 
 /// The relay variables of the env file (the rest of the forwarder's environment is its tuning).
-const RELAY_VARS: [&str; 6] = [
+/// `RETRY_SCHEDULE` and `FUNCTION_TIMEOUT_S` are what `relayctl doctor` compares the queues with
+/// when no function is deployed.
+const RELAY_VARS: [&str; 7] = [
     "WFM_URL",
     "WFM_ALLOW_HTTP",
     "RETRY_QUEUE_URL",
     "DLQ_URL",
     "ARCHIVE_BUCKET",
     "RETRY_SCHEDULE",
+    "FUNCTION_TIMEOUT_S",
 ];
+
+/// The names `relayctl doctor` reads that the local stack has no resource for (the forwarder
+/// runs as a local process; no replayer function, bus, rule or alarms): named after the bucket
+/// (`<bucket>-forwarder`, …), so doctor looks them up, finds none and, with
+/// `RELAYCTL_DOCTOR_LOCAL=1`, warns "not deployed locally" instead of failing.
+pub fn not_deployed_names(bucket: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("FORWARDER_FUNCTION", format!("{bucket}-forwarder")),
+        ("REPLAYER_FUNCTION", format!("{bucket}-replayer")),
+        ("EVENT_BUS", format!("{bucket}-bus")),
+        ("EVENT_RULE", format!("{bucket}-rule")),
+        ("ALARM_PREFIX", format!("{bucket}-")),
+    ]
+}
 
 /// The env file's text: the AWS variables of `aws_env` and the relay variables of `relay_env`,
 /// one `KEY=VALUE` per line (`relayctl --env-file` format), in the order of [`AWS_VARS`] and
-/// [`RELAY_VARS`]; unset ones are left out.
+/// [`RELAY_VARS`] (unset ones are left out), then `RELAYCTL_DOCTOR_LOCAL=1` (`relayctl doctor`
+/// as with `--local`) and the `not_deployed` names.
 pub fn env_file_text(
     aws_env: impl Fn(&str) -> Option<String>,
     relay_env: &[(String, String)],
+    not_deployed: &[(&'static str, String)],
 ) -> String {
     let mut text = String::from(
         "# wfm-relay demo (infra/demo.sh --keep): relayctl --env-file <this file> stats\n",
@@ -80,12 +101,85 @@ pub fn env_file_text(
             text.push_str(&format!("{k}={v}\n"));
         }
     }
+    text.push_str(
+        "# relayctl doctor: a resource that does not exist is a warning (not deployed locally)\n\
+         RELAYCTL_DOCTOR_LOCAL=1\n\
+         # not deployed locally (the forwarder runs as a local process; no alarms, bus or rule)\n",
+    );
+    for (k, v) in not_deployed {
+        text.push_str(&format!("{k}={v}\n"));
+    }
     text
+}
+
+/// Wires the kept stack's retry queue and bucket as template.yaml wires them, so `relayctl
+/// doctor` on the env file reports no fail: the retry queue's visibility timeout 6 x
+/// `FUNCTION_TIMEOUT_S` (the demo's run uses a compressed 30 s; the kept stack only sees
+/// `relayctl redrive`s), the bucket's default encryption (SSE-S3) and all four public-access
+/// blocks.
+///
+/// # Errors
+/// When an SQS or S3 call fails.
+pub async fn wire_like_template(
+    aws: &AwsClients,
+    stack: &LocalStack,
+    function_timeout_s: u32,
+) -> anyhow::Result<()> {
+    use aws_sdk_s3::types::{
+        PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+        ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
+    aws.sqs
+        .set_queue_attributes()
+        .queue_url(&stack.retry_url)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            (6 * function_timeout_s).to_string(),
+        )
+        .send()
+        .await
+        .context("SetQueueAttributes VisibilityTimeout on the retry queue")?;
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(
+            ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(ServerSideEncryption::Aes256)
+                .build()
+                .context("encryption default")?,
+        )
+        .build();
+    aws.s3
+        .put_bucket_encryption()
+        .bucket(&stack.bucket)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(rule)
+                .build()
+                .context("encryption configuration")?,
+        )
+        .send()
+        .await
+        .context("PutBucketEncryption on the archive bucket")?;
+    aws.s3
+        .put_public_access_block()
+        .bucket(&stack.bucket)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .context("PutPublicAccessBlock on the archive bucket")?;
+    Ok(())
 }
 
 /// The README's recovery walk-through against the kept stack.
 pub fn walk_through(relayctl: &str, env_file: &str) -> Vec<String> {
     [
+        "doctor",
         "stats",
         "peek --limit 5",
         "replay --dry-run",
@@ -117,7 +211,19 @@ pub async fn keep(kept: Kept<'_>) -> anyhow::Result<()> {
     // WFM is healthy for every event now, except the one it rejects for good (HTTP 400).
     wfm.set_script(special_script(rejected, &[], 200));
     let env_path: PathBuf = dir.join("relayctl.env");
-    std::fs::write(&env_path, env_file_text(|k| std::env::var(k).ok(), env))
+    let timeout_s = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "FUNCTION_TIMEOUT_S")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(60);
+    wire_like_template(aws, stack, timeout_s).await?;
+    let text = env_file_text(
+        |k| std::env::var(k).ok(),
+        env,
+        &not_deployed_names(&stack.bucket),
+    );
+    std::fs::write(&env_path, text)
         .with_context(|| format!("cannot write {}", env_path.display()))?;
     let relayctl = sibling_binary("relayctl", "infra/demo.sh")?;
     let (relayctl, env_file) = (display_path(&relayctl), display_path(&env_path));
@@ -125,6 +231,11 @@ pub async fn keep(kept: Kept<'_>) -> anyhow::Result<()> {
     println!("== --keep: the demo's dead letters stay in the DLQ (no replay, no archive)");
     println!("moto, the scripted WFM (healthy now, except the event it always rejects with 400),");
     println!("the forwarder and its retry-queue event source keep running; Ctrl-C stops them all.");
+    println!(
+        "kept stack         wired as template.yaml for relayctl doctor: retry queue visibility \
+         {} s (6 x FUNCTION_TIMEOUT_S), bucket encrypted, public access blocked",
+        6 * timeout_s
+    );
     println!("env file           {env_file}");
     println!("try the recovery (README, Recovery) in another terminal:");
     for line in walk_through(&relayctl, &env_file) {
@@ -173,14 +284,21 @@ mod tests {
             ("DLQ_URL".to_owned(), "http://m/q/dlq2".to_owned()),
         ];
         let aws = |k: &str| (k == "AWS_ENDPOINT_URL").then(|| "http://127.0.0.1:2".to_owned());
-        let text = env_file_text(aws, &relay);
-        let lines: Vec<&str> = text.lines().skip(1).collect();
+        let names = not_deployed_names("wfm-relay-demo-ab12");
+        let text = env_file_text(aws, &relay, &names);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(
             lines,
             [
                 "AWS_ENDPOINT_URL=http://127.0.0.1:2",
                 "WFM_URL=http://127.0.0.1:1/x",
-                "DLQ_URL=http://m/q/dlq2"
+                "DLQ_URL=http://m/q/dlq2",
+                "RELAYCTL_DOCTOR_LOCAL=1",
+                "FORWARDER_FUNCTION=wfm-relay-demo-ab12-forwarder",
+                "REPLAYER_FUNCTION=wfm-relay-demo-ab12-replayer",
+                "EVENT_BUS=wfm-relay-demo-ab12-bus",
+                "EVENT_RULE=wfm-relay-demo-ab12-rule",
+                "ALARM_PREFIX=wfm-relay-demo-ab12-",
             ]
         );
     }
@@ -190,9 +308,9 @@ mod tests {
         let lines = walk_through("target/debug/relayctl", ".demo/run-x/relayctl.env");
         assert_eq!(
             lines[0],
-            "target/debug/relayctl --env-file .demo/run-x/relayctl.env stats"
+            "target/debug/relayctl --env-file .demo/run-x/relayctl.env doctor"
         );
-        assert_eq!(lines.len(), 6);
-        assert!(lines[2].ends_with("replay --dry-run"));
+        assert_eq!(lines.len(), 7);
+        assert!(lines[3].ends_with("replay --dry-run"));
     }
 }
