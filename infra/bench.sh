@@ -2,7 +2,8 @@
 # The benchmark suite (PRODUCT.md §9): makes the venv (moto server), starts moto on a free
 # loopback port, builds the Lambda binaries in debug and in release (the release build is the
 # deploy build and takes several minutes on 2 cores: never run this in CI), builds the release
-# harness, runs target/release/wfm-relay-bench over both builds and stops moto, also on failure.
+# harness and the floor, installs the Node.js peer (infra/node-peer.sh), runs
+# target/release/wfm-relay-bench over both builds and stops moto, also on failure.
 # Prints markdown tables (BENCHMARKS.md holds a copy). Extra arguments go to the harness, e.g.
 #   infra/bench.sh --only cold,size --runs 50
 # State (moto's log, the Lambda processes' logs, the zips) goes to .demo/bench-XXXXXX/ (gitignored).
@@ -23,8 +24,10 @@ cargo build --locked "${lambdas[@]}"
 # into their dependencies and change their size.
 echo "== cargo build --locked --release ${lambdas[*]}" >&2
 cargo build --locked --release "${lambdas[@]}"
-echo "== cargo build --locked --release -p wfm-relay-bench (the harness)" >&2
-cargo build --locked --release -p wfm-relay-bench
+echo "== cargo build --locked --release -p wfm-relay-bench -p wfm-relay-floor (the harness, the floor)" >&2
+cargo build --locked --release -p wfm-relay-bench -p wfm-relay-floor
+# The Node.js peer of the cold-start table (npm, with a native build the first time).
+node_peer=$("$repo/infra/node-peer.sh")
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 echo "== wfm-relay-bench" >&2
@@ -32,4 +35,5 @@ echo "== wfm-relay-bench" >&2
   --lambdas "release=$target_dir/release" --lambdas "debug=$target_dir/debug" \
   --package-dir "$target_dir/release" \
   --cmd "python-boto3=$venv/bin/python $repo/crates/wfm-relay-bench/peers/python_peer.py" \
+  --cmd "node-sdk-v3=$node_peer" \
   --work-dir "$state" "$@"

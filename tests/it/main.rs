@@ -39,3 +39,4 @@ mod sqs_cases;
 mod strict_sqs;
 mod support;
 mod template;
+mod tls_roots;

@@ -40,7 +40,21 @@ impl AwsClients {
     }
 }
 
-/// Loads the default AWS configuration once (region, credentials, endpoint overrides).
+/// Loads the default AWS configuration once (region, credentials, endpoint overrides), with the
+/// process's one HTTP client on the process's roots ([`crate::tls::sdk_http_client`]), so every
+/// SDK client built from it (SQS, S3, Secrets Manager, SSM, and the credential providers) shares
+/// them instead of loading the platform's roots again.
+///
+/// When the roots cannot be loaded this logs the error and leaves the SDK's default HTTP client
+/// in place (which loads the native roots itself); the Lambdas fail start-up on the same error
+/// before they get here ([`crate::relay::RelayParts::from_env`]).
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+    let loader = aws_config::defaults(BehaviorVersion::latest());
+    match crate::tls::sdk_http_client() {
+        Ok(http) => loader.http_client(http).load().await,
+        Err(e) => {
+            tracing::error!(error = %e, "TLS roots: the AWS SDK uses its own");
+            loader.load().await
+        }
+    }
 }

@@ -15,6 +15,8 @@
 //! * [`profile_source`]: the WFM output profile of a process (`WFM_PROFILE`), read and
 //!   validated at start-up, its agent table kept fresh.
 //! * [`aws`]: loading the shared AWS configuration once.
+//! * [`tls`]: one root store, read once, and one rustls configuration shared by every HTTP
+//!   client of the process (WFM, token endpoints, the AWS SDK).
 //! * [`secrets`]: the WFM bearer token and signing keys, plain or from Secrets Manager / SSM,
 //!   cached and refreshed.
 
@@ -31,4 +33,5 @@ pub mod secrets;
 pub mod sqs_limits;
 mod sqs_queue;
 pub mod telemetry;
+pub mod tls;
 pub mod wfm;

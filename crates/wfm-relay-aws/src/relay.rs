@@ -5,6 +5,7 @@ use crate::auth::{SystemClock, WfmAuth, token_http_client};
 use crate::aws::{AwsClients, load_sdk_config};
 use crate::queues::{QueueSettings, Queues};
 use crate::secrets::{AwsSecretFetcher, SecretFetch, SecretStore};
+use crate::tls::HttpClientError;
 use crate::wfm::{WfmClient, WfmClientError, WfmSettings};
 use aws_config::SdkConfig;
 use std::sync::Arc;
@@ -47,6 +48,9 @@ impl RelayParts {
     /// [`StartError`] naming the variable at fault.
     pub async fn from_env() -> Result<Self, StartError> {
         let cfg = ForwarderConfig::from_lookup(|k| std::env::var(k).ok())?;
+        // The roots first (read once, shared by every client): a bad `SSL_CERT_FILE` fails
+        // start-up here, before any client is built.
+        crate::tls::shared().map_err(|e| WfmClientError::from(HttpClientError::from(e)))?;
         Self::build(cfg, &load_sdk_config().await).await
     }
 

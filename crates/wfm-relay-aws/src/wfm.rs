@@ -84,6 +84,10 @@ pub enum WfmClientError {
     /// reqwest could not build a client.
     #[error("cannot build the HTTP client: {0}")]
     Build(#[from] reqwest::Error),
+    /// The process's TLS roots could not be loaded, or a client on them not built
+    /// ([`crate::tls`]).
+    #[error(transparent)]
+    Http(#[from] crate::tls::HttpClientError),
     /// A secret could not be read from AWS, or is invalid.
     #[error(transparent)]
     Secrets(#[from] SecretError),
@@ -139,7 +143,7 @@ impl WfmClient {
         Self::with_secrets(s, Arc::new(SecretStore::fixed(credentials)), Arc::new(auth))
     }
 
-    /// Builds the client: rustls, HTTP/1.1, no redirects, the configured connect timeout and
+    /// Builds the client: the process's rustls configuration ([`crate::tls`]), HTTP/1.1, no redirects, the configured connect timeout and
     /// pool idle timeout. A second client without a pool serves the at-once retry of a request
     /// that failed on a stale pooled connection. Credentials come from `secrets` (the bearer
     /// token and the signing keys) and `auth` (modes `oauth2`, `api_key`, `basic`; pass
@@ -164,14 +168,19 @@ impl WfmClient {
             HeaderValue::from_static(concat!("wfm-relay/", env!("CARGO_PKG_VERSION"))),
         );
         let base = || {
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(s.connect_timeout)
-                .default_headers(headers.clone())
-                .http1_only()
+            crate::tls::reqwest_builder().map(|b| {
+                b.redirect(reqwest::redirect::Policy::none())
+                    .connect_timeout(s.connect_timeout)
+                    .default_headers(headers.clone())
+                    .http1_only()
+            })
         };
-        let pooled = base().pool_idle_timeout(s.pool_idle).build()?;
-        let fresh = base().pool_max_idle_per_host(0).build()?;
+        let tls = |e| WfmClientError::from(crate::tls::HttpClientError::from(e));
+        let pooled = base()
+            .map_err(tls)?
+            .pool_idle_timeout(s.pool_idle)
+            .build()?;
+        let fresh = base().map_err(tls)?.pool_max_idle_per_host(0).build()?;
         Ok(WfmClient {
             url,
             pooled,

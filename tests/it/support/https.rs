@@ -37,7 +37,9 @@ pub struct HttpsWfm {
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
-fn acceptor() -> TlsAcceptor {
+/// The TLS acceptor of the fixture's server certificate (`server.der`, for 127.0.0.1 and
+/// localhost, signed by `ca.pem`).
+pub fn acceptor() -> TlsAcceptor {
     let read = |n: &str| {
         let p = tls_fixture(n);
         std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))

@@ -29,17 +29,20 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// The longest error description quoted from a token endpoint (it is the server's text, not ours).
 const MAX_DESCRIPTION_CHARS: usize = 200;
 
-/// A reqwest client for token endpoints: rustls, no redirects (a redirect would carry the
-/// client credentials elsewhere), `connect_timeout`.
+/// A reqwest client for token endpoints: the process's rustls configuration
+/// ([`crate::tls::reqwest_builder`]), no redirects (a redirect would carry the client
+/// credentials elsewhere), `connect_timeout`.
 ///
 /// # Errors
-/// When the TLS back-end cannot start.
-pub fn token_http_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+/// When the process's TLS roots cannot be loaded or the TLS back-end cannot start.
+pub fn token_http_client(
+    connect_timeout: Duration,
+) -> Result<reqwest::Client, crate::tls::HttpClientError> {
+    Ok(crate::tls::reqwest_builder()?
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout)
         .user_agent(concat!("wfm-relay/", env!("CARGO_PKG_VERSION")))
-        .build()
+        .build()?)
 }
 
 /// The token endpoint of the `oauth2` mode. `Debug` shows the URL and client id, never the

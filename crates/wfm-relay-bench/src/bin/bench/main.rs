@@ -4,9 +4,10 @@
 //! stops moto.
 //!
 //! Benchmarks (select with `--only`):
-//! - `cold`: process spawn → first `GET /2018-06-01/runtime/invocation/next` of each Lambda
-//!   binary (configuration and SDK clients are built before the first poll), or of any command
-//!   given with `--cmd label=command args…` (e.g. a Python or Node.js peer);
+//! - `cold`: process spawn → first `GET /2018-06-01/runtime/invocation/next` of the floor
+//!   (`wfm-relay-floor`, an echo runtime), of each Lambda binary (the forwarder also with a
+//!   `builtin:` profile and with init I/O), and of any command given with
+//!   `--cmd label=command args…` (the Python and Node.js peers), interleaved in one run;
 //! - `overhead`: an EventBridge invocation through the forwarder process until WFM's 200,
 //!   against a direct POST of the same body to the same WFM stand-in (reqwest, keep-alive);
 //! - `drain`: replayer `replay` rate over seeded dead letters, next to the emulator's raw
@@ -50,7 +51,12 @@ pub struct Args {
     /// whitespace; repeatable), e.g. `--cmd "python=python3 peer/handler.py"`.
     #[arg(long = "cmd")]
     pub cmds: Vec<String>,
-    /// Cold starts measured per binary (after one discarded warm-up run).
+    /// The floor of the cold-start table: a Lambda runtime that only echoes
+    /// (`wfm-relay-floor`, release); default: `wfm-relay-floor` beside this executable, when
+    /// it exists.
+    #[arg(long)]
+    pub floor: Option<PathBuf>,
+    /// Cold starts measured per row (after one discarded warm-up run; rows interleaved).
     #[arg(long, default_value_t = 20)]
     pub runs: usize,
     /// Invocations measured for the forwarder overhead (after 50 warm-up pairs).
@@ -91,6 +97,19 @@ pub struct BinDir {
     pub label: String,
     /// The directory.
     pub dir: PathBuf,
+}
+
+/// The floor binary of the cold-start table: `--floor`, else `wfm-relay-floor` beside this
+/// executable when it exists.
+pub fn floor_path(args: &Args) -> Option<PathBuf> {
+    if let Some(p) = &args.floor {
+        return Some(p.clone());
+    }
+    let beside = std::env::current_exe()
+        .ok()?
+        .parent()?
+        .join("wfm-relay-floor");
+    beside.exists().then_some(beside)
 }
 
 fn bin_dirs(args: &Args) -> anyhow::Result<Vec<BinDir>> {
