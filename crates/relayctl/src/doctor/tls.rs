@@ -2,8 +2,8 @@
 //! `WFM_URL` when set, else the forwarder's `WFM_URL` (GetFunctionConfiguration); it is only ever
 //! shown redacted ([`redacted_url`]). An `http://` URL is a warn (no TLS to check); an `https://`
 //! one gets one `HEAD` with no body, no query and no credentials (never an event), through
-//! reqwest with rustls and the platform verifier as the WFM client in wfm-relay-aws builds it
-//! (on Linux the roots come from `SSL_CERT_FILE` / `SSL_CERT_DIR` when set, else the system's).
+//! the WFM client's own TLS configuration (`wfm_relay_aws::tls::reqwest_builder`: the roots of
+//! `SSL_CERT_FILE` when set, else `SSL_CERT_DIR` / the platform bundle, read once).
 //! Any HTTP answer means the handshake succeeded.
 
 use super::function::FunctionFacts;
@@ -148,7 +148,9 @@ pub async fn probe(url: &str) -> Result<Probe, String> {
     u.set_fragment(None);
     let _ = u.set_username("");
     let _ = u.set_password(None);
-    let client = reqwest::Client::builder()
+    let builder = wfm_relay_aws::tls::reqwest_builder()
+        .map_err(|e| format!("cannot load the TLS roots: {e}"))?;
+    let client = builder
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(PROBE_TIMEOUT)
