@@ -13,8 +13,8 @@ pub const EXIST: &str = "alarms.exist";
 /// Check id: every alarm has its actions enabled and at least one alarm action.
 pub const ACTIONS: &str = "alarms.actions";
 
-/// The logical ids of template.yaml's `AWS::CloudWatch::Alarm` resources (a unit test reads the
-/// template and keeps this list equal to it).
+/// The logical ids of template.yaml's unconditional `AWS::CloudWatch::Alarm` resources (a unit
+/// test reads the template and keeps this list and [`SNAPSHOT_ALARMS`] equal to it).
 pub const TEMPLATE_ALARMS: &[&str] = &[
     "DlqDepthAlarm",
     "DlqAgeAlarm",
@@ -27,6 +27,24 @@ pub const TEMPLATE_ALARMS: &[&str] = &[
     "WfmBreakerOpenAlarm",
     "RetryQueueAgeAlarm",
 ];
+
+/// The alarms template.yaml defines only with the snapshot function (`Condition:
+/// HasSnapshotSchedule`): expected when `SNAPSHOT_FUNCTION` names one.
+pub const SNAPSHOT_ALARMS: &[&str] = &[
+    "SnapshotErrorsAlarm",
+    "SnapshotAsyncEventsDroppedAlarm",
+    "SnapshotSkippedAlarm",
+];
+
+/// The alarms a stack has: [`TEMPLATE_ALARMS`], plus [`SNAPSHOT_ALARMS`] when it has a snapshot
+/// function.
+pub fn expected(with_snapshot: bool) -> Vec<&'static str> {
+    let mut all = TEMPLATE_ALARMS.to_vec();
+    if with_snapshot {
+        all.extend_from_slice(SNAPSHOT_ALARMS);
+    }
+    all
+}
 
 /// What `DescribeAlarms` says of one metric alarm.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,19 +66,20 @@ fn find<'a>(alarms: &'a [Alarm], prefix: &str, logical_id: &str) -> Option<&'a A
         .find(|a| a.name == base || a.name.starts_with(&format!("{base}-")))
 }
 
-/// The two alarm findings for the alarms found under `prefix`. A missing alarm is a fail (a warn
-/// under `local`: the demo has no alarms).
-pub fn evaluate(prefix: &str, alarms: &[Alarm], local: bool) -> Vec<Finding> {
-    let missing: Vec<&str> = TEMPLATE_ALARMS
+/// The two alarm findings for the alarms found under `prefix` ([`expected`]`(with_snapshot)`).
+/// A missing alarm is a fail (a warn under `local`: the demo has no alarms).
+pub fn evaluate(prefix: &str, alarms: &[Alarm], local: bool, with_snapshot: bool) -> Vec<Finding> {
+    let wanted = expected(with_snapshot);
+    let missing: Vec<&str> = wanted
         .iter()
         .copied()
         .filter(|id| find(alarms, prefix, id).is_none())
         .collect();
-    let found: Vec<&Alarm> = TEMPLATE_ALARMS
+    let found: Vec<&Alarm> = wanted
         .iter()
         .filter_map(|id| find(alarms, prefix, id))
         .collect();
-    let total = TEMPLATE_ALARMS.len();
+    let total = wanted.len();
     let missing_status = if local { Status::Warn } else { Status::Fail };
     let exist = if missing.is_empty() {
         Finding::pass(EXIST, format!("all {total} template alarms under {prefix}"))
@@ -145,8 +164,9 @@ pub async fn describe(clients: &DoctorClients, prefix: &str) -> Result<Vec<Alarm
     }
 }
 
-/// The alarm checks: [`describe`] then [`evaluate`]; `ALARM_PREFIX` unset is a fail (a warn
-/// under `local`).
+/// The alarm checks: [`describe`] then [`evaluate`] (`with_snapshot`: the stack has a snapshot
+/// function, so its alarms are expected too); `ALARM_PREFIX` unset is a fail (a warn under
+/// `local`).
 ///
 /// # Errors
 /// [`Unreachable`] for any AWS error.
@@ -154,6 +174,7 @@ pub async fn checks(
     clients: &DoctorClients,
     prefix: Option<&str>,
     local: bool,
+    with_snapshot: bool,
 ) -> Result<Vec<Finding>, Unreachable> {
     let Some(prefix) = prefix else {
         let status = if local { Status::Warn } else { Status::Fail };
@@ -164,7 +185,12 @@ pub async fn checks(
             Finding::bad(ACTIONS, status, "ALARM_PREFIX is not set", fix),
         ]);
     };
-    Ok(evaluate(prefix, &describe(clients, prefix).await?, local))
+    Ok(evaluate(
+        prefix,
+        &describe(clients, prefix).await?,
+        local,
+        with_snapshot,
+    ))
 }
 
 #[cfg(test)]
@@ -189,9 +215,19 @@ mod tests {
             .filter_map(|w| w[0].trim().strip_suffix(':'))
             .collect();
         in_template.sort_unstable();
-        let mut listed = TEMPLATE_ALARMS.to_vec();
+        let mut listed = expected(true);
         listed.sort_unstable();
         assert_eq!(listed, in_template);
+        let conditional: Vec<&str> = lines
+            .windows(3)
+            .filter(|w| {
+                w[1].trim() == "Type: AWS::CloudWatch::Alarm"
+                    && w[2].trim() == "Condition: HasSnapshotSchedule"
+            })
+            .filter_map(|w| w[0].trim().strip_suffix(':'))
+            .collect();
+        assert_eq!(conditional, SNAPSHOT_ALARMS);
+        assert_eq!(expected(false), TEMPLATE_ALARMS);
     }
 
     #[test]
@@ -201,7 +237,7 @@ mod tests {
             .iter()
             .map(|id| alarm(id, true, &topic))
             .collect();
-        let f = evaluate("wfm-relay-", &all, false);
+        let f = evaluate("wfm-relay-", &all, false, false);
         assert_eq!(
             f.iter().map(|f| f.status).collect::<Vec<_>>(),
             [Status::Pass; 2]
@@ -220,7 +256,7 @@ mod tests {
         });
         broken[0].alarm_actions.clear();
         broken[1].actions_enabled = false;
-        let f = evaluate("wfm-relay-", &broken, false);
+        let f = evaluate("wfm-relay-", &broken, false, false);
         assert_eq!(f[0].status, Status::Fail);
         assert!(f[0].detail.ends_with(": DlqDepthAlarm"), "{}", f[0].detail);
         assert_eq!(f[1].status, Status::Fail);
@@ -230,13 +266,40 @@ mod tests {
             "{}",
             f[1].detail
         );
-        let f = evaluate("other-", &all, false);
+        let f = evaluate("other-", &all, false, false);
         assert_eq!(f[0].status, Status::Fail);
         assert_eq!(f[1].status, Status::Fail);
-        let f = evaluate("wfm-relay-", &[], true);
+        let f = evaluate("wfm-relay-", &[], true, false);
         assert_eq!(
             f.iter().map(|f| f.status).collect::<Vec<_>>(),
             [Status::Warn; 2]
         );
+    }
+
+    #[test]
+    fn a_stack_with_a_snapshot_function_needs_its_alarms_too() {
+        let topic = ["arn:aws:sns:us-east-1:123456789012:wfm-relay-AlarmTopic"];
+        let base: Vec<Alarm> = TEMPLATE_ALARMS
+            .iter()
+            .map(|id| alarm(id, true, &topic))
+            .collect();
+        let f = evaluate("wfm-relay-", &base, false, true);
+        assert_eq!(f[0].check, EXIST);
+        assert_eq!(f[0].status, Status::Fail);
+        assert!(
+            f[0].detail.starts_with("3 of 13 template alarms missing"),
+            "{}",
+            f[0].detail
+        );
+        assert!(
+            f[0].detail.contains("SnapshotSkippedAlarm"),
+            "{}",
+            f[0].detail
+        );
+        let mut all = base.clone();
+        all.extend(SNAPSHOT_ALARMS.iter().map(|id| alarm(id, true, &topic)));
+        let f = evaluate("wfm-relay-", &all, false, true);
+        assert_eq!((f[0].status, f[1].status), (Status::Pass, Status::Pass));
+        assert_eq!(f[0].detail, "all 13 template alarms under wfm-relay-");
     }
 }

@@ -99,7 +99,15 @@ async fn checks(args: &DoctorArgs, json: bool) -> DoctorExit {
             .map(|n| (n, facts.as_ref()));
         all.push(tls::check(env("WFM_URL").as_deref(), wfm_forwarder, args.local).await);
         let functions = Functions::read(&clients, &names).await?;
-        all.extend(alarms::checks(&clients, names.alarm_prefix.as_deref(), args.local).await?);
+        all.extend(
+            alarms::checks(
+                &clients,
+                names.alarm_prefix.as_deref(),
+                args.local,
+                names.snapshot_function.is_some(),
+            )
+            .await?,
+        );
         all.extend(secrets_gather::checks(&clients, &functions, args.local).await?);
         all.extend(profile::checks(&clients, &aws, &functions, args.local).await?);
         Ok::<_, Unreachable>(all)
