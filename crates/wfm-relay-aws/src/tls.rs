@@ -197,7 +197,7 @@ fn anchors(
     (store, accepted, skipped)
 }
 
-/// The process's TLS: the roots, the one rustls client configuration, the AWS SDK's HTTP client.
+/// The process's TLS: the roots, the one rustls client configuration, the AWS SDK's TLS context.
 #[derive(Debug)]
 pub struct SharedTls {
     /// The roots, read once.
@@ -205,11 +205,14 @@ pub struct SharedTls {
     /// The rustls client configuration (aws-lc-rs, TLS 1.2 and 1.3, no client certificate,
     /// ALPN `http/1.1`) every reqwest client of the process gets a clone of.
     pub client_config: Arc<rustls::ClientConfig>,
-    sdk_http: SharedHttpClient,
+    /// The AWS SDK's TLS context on the same roots. Kept instead of an HTTP client: a client's
+    /// connection pool belongs to the Tokio runtime it first ran on, and a process (a test
+    /// binary) may run many runtimes one after the other.
+    sdk_tls: TlsContext,
 }
 
 impl SharedTls {
-    /// Builds the configuration and the SDK's HTTP client over `roots` (no I/O).
+    /// Builds the configuration and the SDK's TLS context over `roots` (no I/O).
     ///
     /// # Errors
     /// [`TlsError`] when rustls refuses the protocol versions or the SDK its TLS context.
@@ -232,16 +235,10 @@ impl SharedTls {
             .with_trust_store(trust)
             .build()
             .map_err(|e| err(e.to_string()))?;
-        let sdk_http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .tls_context(context)
-            .build_https();
         Ok(SharedTls {
             roots,
             client_config: Arc::new(config),
-            sdk_http,
+            sdk_tls: context,
         })
     }
 }
@@ -281,13 +278,20 @@ pub fn reqwest_builder() -> Result<reqwest::ClientBuilder, TlsError> {
     Ok(reqwest::Client::builder().tls_backend_preconfigured(config))
 }
 
-/// The AWS SDK's HTTP client on the process's roots (one per process: its connectors and
-/// connection pools are shared by every SDK client built from it).
+/// An AWS SDK HTTP client on the process's roots. Every SDK client built from one `SdkConfig`
+/// shares it (its connectors and connection pool); a Lambda loads its `SdkConfig` once, so it has
+/// one. A new client per call, not one per process: a pool belongs to the Tokio runtime it first
+/// ran on, and a process may run several runtimes one after the other (tests do).
 ///
 /// # Errors
 /// [`TlsError`] when the roots cannot be loaded.
 pub fn sdk_http_client() -> Result<SharedHttpClient, TlsError> {
-    Ok(shared()?.sdk_http.clone())
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(shared()?.sdk_tls.clone())
+        .build_https())
 }
 
 /// An HTTP client could not be built: the roots could not be loaded, or reqwest refused.

@@ -26,7 +26,8 @@ pub const MAPPING_KEY: &str = "profiles/mapping.csv";
 /// The forwarder role's inline policy naming the secret.
 pub const SECRETS_POLICY: &str = "wfm-secrets";
 
-/// The logical ids of template.yaml's `AWS::CloudWatch::Alarm` resources.
+/// The logical ids of template.yaml's unconditional `AWS::CloudWatch::Alarm` resources (the
+/// three `Snapshot*` alarms exist only with the snapshot function).
 pub fn template_alarms() -> Vec<String> {
     let path = format!("{}/../template.yaml", env!("CARGO_MANIFEST_DIR"));
     let tpl = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -36,8 +37,12 @@ pub fn template_alarms() -> Vec<String> {
         .filter(|w| w[1].trim() == "Type: AWS::CloudWatch::Alarm")
         .filter_map(|w| w[0].trim().strip_suffix(':').map(str::to_owned))
         .collect();
-    assert_eq!(ids.len(), 10, "template.yaml's alarms: {ids:?}");
-    ids
+    assert_eq!(ids.len(), 13, "template.yaml's alarms: {ids:?}");
+    // The stack of these tests has no snapshot function: its three conditional alarms are not
+    // expected (relayctl doctor's alarms::expected(false)).
+    ids.into_iter()
+        .filter(|id| !id.starts_with("Snapshot"))
+        .collect()
 }
 
 /// What [`Wiring::create`] made.
