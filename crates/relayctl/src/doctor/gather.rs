@@ -103,7 +103,7 @@ fn unset(check: &'static str, variable: &str) -> Finding {
 }
 
 /// `Ok(None)` when the queue does not exist.
-async fn queue_attributes(
+pub(super) async fn queue_attributes(
     aws: &AwsClients,
     url: &str,
     variable: &str,

@@ -10,7 +10,6 @@ use super::gather::Unreachable;
 use super::lambda::{self, InvokeConfig, Mapping};
 use super::targets::StackNames;
 use super::{Finding, Status};
-use crate::errors::{AwsFailure, classify};
 use wfm_relay_aws::aws::AwsClients;
 
 /// The forwarder as doctor found it.
@@ -76,31 +75,9 @@ pub async fn queue_arn(
     variable: &str,
 ) -> Result<Option<String>, Unreachable> {
     let Some(url) = url else { return Ok(None) };
-    match aws
-        .sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names("QueueArn".into())
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.attributes.and_then(|a| {
-            a.into_iter()
-                .find(|(k, _)| k.as_str() == "QueueArn")
-                .map(|(_, v)| v)
-        })),
-        Err(e) => {
-            let chain = format!("{e:?}");
-            if classify(&chain) == AwsFailure::NoSuchQueue {
-                Ok(None)
-            } else {
-                Err(Unreachable {
-                    call: format!("GetQueueAttributes ({variable} {url})"),
-                    chain,
-                })
-            }
-        }
-    }
+    Ok(super::gather::queue_attributes(aws, url, variable)
+        .await?
+        .and_then(|mut attributes| attributes.remove("QueueArn")))
 }
 
 /// The forwarder's event source mapping whose `EventSourceArn` is `retry_arn` (all pages).
