@@ -3,7 +3,7 @@
 # crate; targets: envelope_parser, retry_after, dead_letter_decoder).
 #
 # Usage: infra/fuzz.sh [seconds-per-target] [target...]   (default 60 s, all targets)
-#   CI:       infra/fuzz.sh 20
+#   After a parser change: infra/fuzz.sh 60   (not a CI step: README "Testing")
 #   Long run: infra/fuzz.sh 3600      (an hour per target; run it before a release or after
 #                                      changing event.rs, policy.rs, envelope.rs or replay.rs)
 #
