@@ -4,7 +4,9 @@
 
 pub mod doctor_stack;
 pub mod doctor_wiring;
+pub mod genesys;
 pub mod https;
+pub mod relayctl;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
