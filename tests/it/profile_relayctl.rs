@@ -13,30 +13,16 @@ fn relayctl(args: &[&str], vars: &[(&str, String)]) -> Run {
     Relayctl::against_moto(args, vars).run()
 }
 
-async fn put(stack: &Stack, key: &str, body: &[u8]) -> String {
-    stack
-        .aws
-        .s3
-        .put_object()
-        .bucket(&stack.bucket)
-        .key(key)
-        .body(body.to_vec().into())
-        .send()
-        .await
-        .expect("put");
-    format!("s3://{}/{key}", stack.bucket)
-}
-
 #[tokio::test]
 async fn an_s3_profile_and_its_s3_mapping_table() {
     let stack = Stack::create(StackOptions::default()).await;
-    let profile = put(&stack, "profiles/s3-wfm.json", PROFILE).await;
-    let table = put(
-        &stack,
-        "profiles/agents.csv",
-        b"user_id,wfm_id\naaaaaaaa-0000-4000-8000-0000000000a1,asm-1\n",
-    )
-    .await;
+    let profile = stack.put("profiles/s3-wfm.json", PROFILE).await;
+    let table = stack
+        .put(
+            "profiles/agents.csv",
+            b"user_id,wfm_id\naaaaaaaa-0000-4000-8000-0000000000a1,asm-1\n",
+        )
+        .await;
     let event = std::env::temp_dir().join(format!("{}.json", unique("profile-event")));
     std::fs::write(&event, fixture("presence-break.json")).expect("event file");
     let event = event.to_str().expect("utf-8 path").to_owned();

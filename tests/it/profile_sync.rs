@@ -24,34 +24,6 @@ async fn relayctl(api: &GenesysApi, args: &[&str], vars: &[(&str, String)]) -> R
     Relayctl::against_moto(args, &all).run_off_runtime().await
 }
 
-async fn put(stack: &Stack, key: &str, body: &[u8]) -> String {
-    stack
-        .aws
-        .s3
-        .put_object()
-        .bucket(&stack.bucket)
-        .key(key)
-        .body(body.to_vec().into())
-        .send()
-        .await
-        .expect("put");
-    format!("s3://{}/{key}", stack.bucket)
-}
-
-async fn get(stack: &Stack, key: &str) -> String {
-    let out = stack
-        .aws
-        .s3
-        .get_object()
-        .bucket(&stack.bucket)
-        .key(key)
-        .send()
-        .await
-        .expect("get");
-    let bytes = out.body.collect().await.expect("body").into_bytes();
-    String::from_utf8(bytes.to_vec()).expect("utf-8")
-}
-
 /// The Break presence fixture, for stand-in user `user_id`.
 fn presence_event(user_id: &str) -> Vec<u8> {
     let raw = String::from_utf8(fixture("presence-break.json")).expect("utf-8");
@@ -141,7 +113,7 @@ async fn sync_writes_the_table_a_user_field_profile_keys_on() {
     );
     assert_eq!(c.api_calls(), 2, "{c:?}");
 
-    let table = get(&stack, key).await;
+    let table = String::from_utf8(stack.object(key).await).expect("utf-8");
     let mut want = String::from("user_id,username,employee_id,email\n");
     let mut agents: Vec<_> = (0..N).map(|i| api.agent(i)).collect();
     agents.sort_by(|a, b| a.id.cmp(&b.id));
@@ -171,12 +143,9 @@ async fn sync_writes_the_table_a_user_field_profile_keys_on() {
 
     // The forwarder, started the Lambdas' way: the profile and the synced table from S3; an
     // event of agent 2 is keyed on its synced username.
-    let profile_url = put(
-        &stack,
-        "profiles/by-username.json",
-        profile("username").as_bytes(),
-    )
-    .await;
+    let profile_url = stack
+        .put("profiles/by-username.json", profile("username").as_bytes())
+        .await;
     let env: HashMap<String, String> = [
         ("WFM_PROFILE".to_owned(), profile_url),
         ("WFM_PROFILE_USER_FIELDS".to_owned(), table_url.clone()),

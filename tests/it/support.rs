@@ -206,6 +206,20 @@ impl Stack {
             .collect()
     }
 
+    /// Writes `body` to `key` in the stack's bucket; returns its `s3://` URL.
+    pub async fn put(&self, key: &str, body: &[u8]) -> String {
+        self.aws
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(body.to_vec().into())
+            .send()
+            .await
+            .expect("put");
+        format!("s3://{}/{key}", self.bucket)
+    }
+
     /// The bytes of the object `key` in the stack's bucket.
     pub async fn object(&self, key: &str) -> Vec<u8> {
         let obj = self
