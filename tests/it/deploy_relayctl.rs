@@ -3,36 +3,14 @@
 //! names the endpoint, region and credentials source and says what to check; the full chain only
 //! with `RELAYCTL_LOG=debug`.
 
-use crate::lambda_process::forwarder_binary;
+use crate::support::relayctl::{Relayctl, Run, aws_vars};
 use crate::support::*;
 use serde_json::Value;
-use std::process::{Command, Output, Stdio};
 use wfm_relay_core::envelope::Reason;
 
 /// `relayctl args` with nothing but `vars` (and PATH) in its environment, stdin closed.
-fn relayctl(args: &[&str], vars: &[(&str, String)]) -> Output {
-    let bin = forwarder_binary().with_file_name("relayctl");
-    Command::new(&bin)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{} runs: {e}", bin.display()))
-}
-
-/// The test keys and region of `infra/test.sh`, with `endpoint` as `AWS_ENDPOINT_URL`.
-fn aws_vars(endpoint: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
-        // No SDK retries against a closed port, no instance-metadata lookups.
-        ("AWS_MAX_ATTEMPTS", "1".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-    ]
+fn relayctl(args: &[&str], vars: &[(&str, String)]) -> Run {
+    Relayctl::only(args, vars.iter().cloned()).run()
 }
 
 #[tokio::test]
@@ -58,9 +36,9 @@ async fn stats_and_peek_run_with_only_the_queue_settings() {
     ));
 
     let o = relayctl(&["--json", "stats"], &vars);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "stderr: {stderr}");
-    let report: Value = serde_json::from_slice(&o.stdout).expect("a JSON report");
+    let stderr = &o.stderr;
+    assert_eq!(o.code, Some(0), "stderr: {stderr}");
+    let report: Value = serde_json::from_str(&o.stdout).expect("a JSON report");
     assert_eq!(report["matched"], 2, "{report}");
     assert_eq!(report["stats"]["depth"], 2, "{report}");
     assert_eq!(
@@ -69,23 +47,14 @@ async fn stats_and_peek_run_with_only_the_queue_settings() {
     );
 
     let o = relayctl(&["--json", "peek", "--limit", "5"], &vars);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let report: Value = serde_json::from_slice(&o.stdout).expect("a JSON report");
+    assert_eq!(o.code, Some(0), "{}", &o.stderr);
+    let report: Value = serde_json::from_str(&o.stdout).expect("a JSON report");
     assert_eq!(report["matched"], 2, "{report}");
 
     // A replay does need WFM: without WFM_URL it says so.
     let o = relayctl(&["replay", "--dry-run"], &vars[..vars.len() - 1]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("WFM_URL"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_eq!(o.code, Some(1));
+    assert!(&o.stderr.contains("WFM_URL"), "{}", &o.stderr);
 }
 
 #[tokio::test]
@@ -101,8 +70,8 @@ async fn an_unreachable_endpoint_is_one_line_with_a_hint() {
     vars.push(("RETRY_QUEUE_URL", format!("{closed}/123456789012/retry")));
 
     let o = relayctl(&["stats"], &vars);
-    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let stderr = o.stderr.clone();
+    assert_eq!(o.code, Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one line:\n{stderr}");
     let line = stderr.trim_end();
     assert!(line.starts_with("relayctl: "), "{line}");
@@ -120,8 +89,8 @@ async fn an_unreachable_endpoint_is_one_line_with_a_hint() {
     // With RELAYCTL_LOG=debug the chain follows on its own line.
     vars.push(("RELAYCTL_LOG", "debug".to_owned()));
     let o = relayctl(&["stats"], &vars);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let stderr = &o.stderr;
+    assert_eq!(o.code, Some(1), "{stderr}");
     let full = stderr
         .lines()
         .find(|l| l.starts_with("relayctl: full error: "))

@@ -4,11 +4,10 @@
 //! the same names from a CloudFormation stack as the variables give. Doctor never reads a
 //! secret's value: it has no `secretsmanager:GetSecretValue` to call (metadata only).
 
-use crate::lambda_process::forwarder_binary;
 use crate::support::doctor_stack::{DoctorRun, WiredStack, assert_only, doctor};
 use crate::support::doctor_wiring::{MAPPING_KEY, PROFILE_KEY};
+use crate::support::relayctl::{Relayctl, Run, aws_vars};
 use crate::support::*;
-use std::process::{Command, Stdio};
 
 /// The checks of this file, each once in every report.
 const KNOWN: [&str; 6] = [
@@ -217,24 +216,6 @@ fn small_template() -> String {
     .to_string()
 }
 
-fn relayctl_doctor(extra: &[&str], vars: &[(&'static str, String)]) -> (i32, String, String) {
-    let bin = forwarder_binary().with_file_name("relayctl");
-    let o = Command::new(&bin)
-        .args(["--json", "doctor"])
-        .args(extra)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{} runs: {e}", bin.display()));
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
 #[tokio::test]
 async fn stack_gives_the_same_names_as_the_variables() {
     let conf = aws_config::load_from_env().await;
@@ -261,14 +242,7 @@ async fn stack_gives_the_same_names_as_the_variables() {
             .unwrap_or_else(|| panic!("no {logical} in {resources:?}"))
             .to_owned()
     };
-    let aws_only: Vec<(&'static str, String)> = vec![
-        ("AWS_ENDPOINT_URL", endpoint()),
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
-        ("AWS_MAX_ATTEMPTS", "1".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-    ];
+    let aws_only = aws_vars(&endpoint());
     let mut named = aws_only.clone();
     named.extend([
         ("RETRY_QUEUE_URL", physical("RetryQueue")),
@@ -318,8 +292,16 @@ async fn stack_gives_the_same_names_as_the_variables() {
     );
 
     // A stack that does not exist: exit 1, one line.
-    let (code, stdout, stderr) = relayctl_doctor(&["--stack", "dr-no-such-stack"], &aws_only);
-    assert_eq!(code, 1, "{stdout}{stderr}");
+    let Run {
+        code,
+        stdout,
+        stderr,
+    } = Relayctl::only(
+        &["--json", "doctor", "--stack", "dr-no-such-stack"],
+        aws_only,
+    )
+    .run();
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
     assert_eq!(stdout, "");
     assert_eq!(
         stderr,

@@ -15,6 +15,7 @@ mod corpus;
 mod deploy_relayctl;
 mod doctor;
 mod doctor_fn;
+mod doctor_reads;
 mod doctor_stack;
 mod eventbridge_cases;
 mod faults;

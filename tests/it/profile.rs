@@ -29,20 +29,6 @@ const FIXTURES: &[&str] = &[
 ];
 
 impl Stack {
-    /// Writes `body` to `key` in the stack's bucket; returns its `s3://` URL.
-    async fn put(&self, key: &str, body: &[u8]) -> String {
-        self.aws
-            .s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(body.to_vec().into())
-            .send()
-            .await
-            .expect("put");
-        format!("s3://{}/{key}", self.bucket)
-    }
-
     /// The start-up path of the Lambdas: the profile variables of `vars` read and validated,
     /// the profile and its table read from S3.
     async fn profile(&self, vars: &[(&str, &str)]) -> Result<Option<Arc<ActiveProfile>>, String> {

@@ -4,7 +4,8 @@
 //! started the Lambdas' way with a `user_field` profile, keys an event on the synced username,
 //! and `relayctl profile test` on the synced employee id — no Genesys call on that path.
 
-use crate::lambda_process::forwarder_binary;
+use crate::support::genesys::genesys_vars;
+use crate::support::relayctl::{Relayctl, Run};
 use crate::support::*;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -15,75 +16,12 @@ use wfm_relay_local::genesys_api::{GenesysApi, GenesysApiOptions};
 /// Agents of the stand-in: agent 9 (the tenth) has no `employerInfo`.
 const N: usize = 12;
 
-/// What one relayctl run left.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 /// relayctl with only `vars`, PATH, moto's AWS settings and the stand-in's Genesys settings in
 /// its environment; stdin not a terminal; off the runtime's threads (the stand-in runs there).
 async fn relayctl(api: &GenesysApi, args: &[&str], vars: &[(&str, String)]) -> Run {
-    let url = api.url();
-    let mut env: Vec<(String, String)> = vec![
-        ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
-        ("AWS_ENDPOINT_URL".into(), endpoint()),
-        ("AWS_REGION".into(), "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ("GENESYS_API_URL".into(), url.clone()),
-        ("GENESYS_LOGIN_URL".into(), url),
-        ("GENESYS_CLIENT_ID".into(), "standin-client".into()),
-        ("GENESYS_CLIENT_SECRET".into(), "standin-secret".into()),
-    ];
-    env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(forwarder_binary().with_file_name("relayctl"))
-            .args(&args)
-            .env_clear()
-            .envs(env)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("relayctl runs")
-    })
-    .await
-    .expect("joined");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-async fn put(stack: &Stack, key: &str, body: &[u8]) -> String {
-    stack
-        .aws
-        .s3
-        .put_object()
-        .bucket(&stack.bucket)
-        .key(key)
-        .body(body.to_vec().into())
-        .send()
-        .await
-        .expect("put");
-    format!("s3://{}/{key}", stack.bucket)
-}
-
-async fn get(stack: &Stack, key: &str) -> String {
-    let out = stack
-        .aws
-        .s3
-        .get_object()
-        .bucket(&stack.bucket)
-        .key(key)
-        .send()
-        .await
-        .expect("get");
-    let bytes = out.body.collect().await.expect("body").into_bytes();
-    String::from_utf8(bytes.to_vec()).expect("utf-8")
+    let mut all: Vec<(&str, String)> = genesys_vars(api);
+    all.extend(vars.iter().cloned());
+    Relayctl::against_moto(args, &all).run_off_runtime().await
 }
 
 /// The Break presence fixture, for stand-in user `user_id`.
@@ -175,7 +113,7 @@ async fn sync_writes_the_table_a_user_field_profile_keys_on() {
     );
     assert_eq!(c.api_calls(), 2, "{c:?}");
 
-    let table = get(&stack, key).await;
+    let table = String::from_utf8(stack.object(key).await).expect("utf-8");
     let mut want = String::from("user_id,username,employee_id,email\n");
     let mut agents: Vec<_> = (0..N).map(|i| api.agent(i)).collect();
     agents.sort_by(|a, b| a.id.cmp(&b.id));
@@ -205,12 +143,9 @@ async fn sync_writes_the_table_a_user_field_profile_keys_on() {
 
     // The forwarder, started the Lambdas' way: the profile and the synced table from S3; an
     // event of agent 2 is keyed on its synced username.
-    let profile_url = put(
-        &stack,
-        "profiles/by-username.json",
-        profile("username").as_bytes(),
-    )
-    .await;
+    let profile_url = stack
+        .put("profiles/by-username.json", profile("username").as_bytes())
+        .await;
     let env: HashMap<String, String> = [
         ("WFM_PROFILE".to_owned(), profile_url),
         ("WFM_PROFILE_USER_FIELDS".to_owned(), table_url.clone()),

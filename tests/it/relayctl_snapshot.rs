@@ -4,23 +4,11 @@
 
 use crate::lambda_process::forwarder_binary;
 use crate::log_scan::run_in_pty;
+use crate::support::genesys::genesys_vars;
+use crate::support::relayctl::{Relayctl, Run};
 use crate::support::{Stack, StackOptions, wfm};
 use serde_json::Value;
 use wfm_relay_local::genesys_api::{GenesysApi, GenesysApiOptions};
-
-/// What one relayctl run left: exit code, stdout, stderr.
-pub(crate) struct Run {
-    pub(crate) code: Option<i32>,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
-}
-
-impl Run {
-    pub(crate) fn report(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("--json report: {e}\n{}\n{}", self.stdout, self.stderr))
-    }
-}
 
 /// The replayer Lambda's environment for `wfm_url`, plus the Genesys stand-in's URLs and client.
 pub(crate) fn env(
@@ -29,37 +17,17 @@ pub(crate) fn env(
     wfm_url: &str,
     extra: &[(&str, &str)],
 ) -> Vec<(String, String)> {
-    let url = api.url();
-    let mut all = vec![
-        ("GENESYS_API_URL", url.as_str()),
-        ("GENESYS_LOGIN_URL", url.as_str()),
-        ("GENESYS_CLIENT_ID", "standin-client"),
-        ("GENESYS_CLIENT_SECRET", "standin-secret"),
-        ("SNAPSHOT_RATE_PER_S", "0"),
-    ];
+    let genesys = genesys_vars(api);
+    let mut all: Vec<(&str, &str)> = genesys.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.push(("SNAPSHOT_RATE_PER_S", "0"));
     all.extend_from_slice(extra);
     stack.env(wfm_url, &all).into_iter().collect()
 }
 
-/// relayctl with `args`, stdin not a terminal, off the runtime's threads (the stand-ins run on
-/// them).
+/// relayctl with `args` and this process's environment plus `env`, stdin not a terminal, off the
+/// runtime's threads (the stand-ins run on them).
 pub(crate) async fn relayctl(env: Vec<(String, String)>, args: &[&str]) -> Run {
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(forwarder_binary().with_file_name("relayctl"))
-            .args(&args)
-            .envs(env)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("relayctl runs")
-    })
-    .await
-    .expect("joined");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Relayctl::inheriting(args, env).run_off_runtime().await
 }
 
 pub(crate) fn counts(r: &Value) -> [u64; 6] {

@@ -2,34 +2,14 @@
 //! runner delivering through the forwarder's real EventBridge entry against moto (behind the
 //! AWS-rules layer) and the scripted WFM.
 
+use crate::support::genesys::{genesys_client, snapshotter as snapshotter_of};
 use crate::support::{Stack, StackOptions, wfm};
 use std::time::Duration;
-use wfm_relay_aws::genesys::{GenesysClient, GenesysSettings};
 use wfm_relay_local::genesys_api::seed::queue_id;
 use wfm_relay_local::genesys_api::{GenesysApi, GenesysApiOptions, RateLimit};
 use wfm_relay_replayer::{SnapshotReport, SnapshotRequest, Snapshotter};
 
 const ORG: &str = "11111111-2222-3333-4444-555555555555";
-
-async fn genesys(api: &GenesysApi, extra: &[(&str, &str)]) -> GenesysClient {
-    let url = api.url();
-    let mut vars = vec![
-        ("GENESYS_API_URL", url.as_str()),
-        ("GENESYS_LOGIN_URL", url.as_str()),
-        ("GENESYS_CLIENT_ID", "standin-client"),
-        ("GENESYS_CLIENT_SECRET", "standin-secret"),
-    ];
-    vars.extend_from_slice(extra);
-    let settings = GenesysSettings::from_lookup(|k| {
-        vars.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .expect("settings");
-    GenesysClient::connect(&settings, None)
-        .await
-        .expect("client")
-}
 
 async fn snapshotter(
     stack: &Stack,
@@ -37,13 +17,10 @@ async fn snapshotter(
     wfm_url: &str,
     extra: &[(&str, &str)],
 ) -> Snapshotter {
-    Snapshotter::new(
-        genesys(api, &[]).await,
+    snapshotter_of(
+        genesys_client(api, &[]).await,
         stack.forwarder(wfm_url, extra),
         None,
-        "123456789012".to_owned(),
-        "eu-west-1".to_owned(),
-        0.0,
     )
 }
 
@@ -147,8 +124,8 @@ async fn queue_members_bulk_limit_rate_limit_429_and_401_survived() {
     .expect("stand-in");
     let w = wfm(&[200]).await;
     let partner = format!("aws.partner/genesys.com/cloud/{ORG}/wfm-relay");
-    let s = Snapshotter::new(
-        genesys(&api, &[]).await,
+    let s = snapshotter_of(
+        genesys_client(&api, &[]).await,
         stack.forwarder(
             &w.url(),
             &[
@@ -157,9 +134,6 @@ async fn queue_members_bulk_limit_rate_limit_429_and_401_survived() {
             ],
         ),
         Some(ORG.to_owned()),
-        "123456789012".to_owned(),
-        "eu-west-1".to_owned(),
-        0.0,
     );
     api.fail_next(&[429, 401]);
     let req = SnapshotRequest {

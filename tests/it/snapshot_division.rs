@@ -4,38 +4,19 @@
 //! scripted WFM. A division selection reads the users pages of an all-users snapshot and keeps
 //! the division's agents: no extra Genesys call.
 
+use crate::support::genesys::{genesys_client, snapshotter as snapshotter_of};
 use crate::support::{Stack, StackOptions, wfm};
 use std::collections::BTreeSet;
-use wfm_relay_aws::genesys::{GenesysClient, GenesysSettings};
 use wfm_relay_local::genesys_api::seed::division_id;
 use wfm_relay_local::genesys_api::{GenesysApi, GenesysApiOptions};
 use wfm_relay_local::wfm_server::ScriptedWfm;
 use wfm_relay_replayer::{SnapshotRequest, Snapshotter};
 
 async fn snapshotter(stack: &Stack, api: &GenesysApi, wfm_url: &str) -> Snapshotter {
-    let url = api.url();
-    let vars = [
-        ("GENESYS_API_URL", url.as_str()),
-        ("GENESYS_LOGIN_URL", url.as_str()),
-        ("GENESYS_CLIENT_ID", "standin-client"),
-        ("GENESYS_CLIENT_SECRET", "standin-secret"),
-    ];
-    let settings = GenesysSettings::from_lookup(|k| {
-        vars.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .expect("settings");
-    let genesys = GenesysClient::connect(&settings, None)
-        .await
-        .expect("client");
-    Snapshotter::new(
-        genesys,
+    snapshotter_of(
+        genesys_client(api, &[]).await,
         stack.forwarder(wfm_url, &[("MAX_EVENT_AGE", "*=15m")]),
         None,
-        "123456789012".to_owned(),
-        "eu-west-1".to_owned(),
-        0.0,
     )
 }
 

@@ -3,12 +3,12 @@
 //! (`Snapshotter::from_env`), and a Genesys token whose lifetime is shorter than the run.
 
 use crate::relayctl_snapshot::{counts, env, relayctl};
+use crate::support::genesys::{genesys_client, snapshotter};
 use crate::support::{Stack, StackOptions, wfm};
 use std::time::Duration;
-use wfm_relay_aws::genesys::{GenesysClient, GenesysSettings};
 use wfm_relay_core::envelope::Reason;
 use wfm_relay_local::genesys_api::{Agent, GenesysApi, GenesysApiOptions};
-use wfm_relay_replayer::{SnapshotRequest, Snapshotter};
+use wfm_relay_replayer::SnapshotRequest;
 
 /// The `agent-state` state of a system presence (the profile's table, README "WFM profiles").
 fn presence_state(system: &str) -> &'static str {
@@ -144,32 +144,9 @@ async fn tokens_expiring_between_pages_are_refreshed_before_use() {
     })
     .await
     .expect("stand-in");
-    let url = api.url();
-    let vars = [
-        ("GENESYS_API_URL", url.as_str()),
-        ("GENESYS_LOGIN_URL", url.as_str()),
-        ("GENESYS_CLIENT_ID", "standin-client"),
-        ("GENESYS_CLIENT_SECRET", "standin-secret"),
-        ("GENESYS_RATE_PER_MINUTE", "30"),
-    ];
-    let settings = GenesysSettings::from_lookup(|k| {
-        vars.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .expect("settings");
-    let genesys = GenesysClient::connect(&settings, None)
-        .await
-        .expect("client");
+    let genesys = genesys_client(&api, &[("GENESYS_RATE_PER_MINUTE", "30")]).await;
     let w = wfm(&[200]).await;
-    let s = Snapshotter::new(
-        genesys,
-        stack.forwarder(&w.url(), &[]),
-        None,
-        "123456789012".to_owned(),
-        "eu-west-1".to_owned(),
-        0.0,
-    );
+    let s = snapshotter(genesys, stack.forwarder(&w.url(), &[]), None);
     let r = s.run(&SnapshotRequest::all(), None, &|_| {}).await;
     assert!(r.identity_holds(), "{r:?}");
     assert_eq!(r.stopped, None, "{r:?}");

@@ -4,7 +4,9 @@
 
 pub mod doctor_stack;
 pub mod doctor_wiring;
+pub mod genesys;
 pub mod https;
+pub mod relayctl;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
@@ -202,6 +204,20 @@ impl Stack {
             .iter()
             .filter_map(|o| o.key().map(str::to_owned))
             .collect()
+    }
+
+    /// Writes `body` to `key` in the stack's bucket; returns its `s3://` URL.
+    pub async fn put(&self, key: &str, body: &[u8]) -> String {
+        self.aws
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(body.to_vec().into())
+            .send()
+            .await
+            .expect("put");
+        format!("s3://{}/{key}", self.bucket)
     }
 
     /// The bytes of the object `key` in the stack's bucket.

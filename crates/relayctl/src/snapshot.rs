@@ -121,19 +121,24 @@ pub fn snapshot_exit(r: &SnapshotReport) -> Exit {
     }
 }
 
+/// The events' outcomes by name, in the order both texts show them (the user problems last).
+fn outcomes(r: &SnapshotReport) -> [(&'static str, usize); 5] {
+    [
+        ("delivered", r.delivered),
+        ("queued", r.queued),
+        ("parked", r.parked),
+        ("not sent", r.not_sent),
+        ("unreadable", r.unreadable),
+    ]
+}
+
 /// The progress line: `agents 7 · events 14 · delivered 12 · queued 2`.
 pub fn snapshot_progress_text(r: &SnapshotReport) -> String {
     let mut parts = vec![
         format!("agents {}", r.agents),
         format!("events {}", r.events),
     ];
-    for (name, n) in [
-        ("delivered", r.delivered),
-        ("queued", r.queued),
-        ("parked", r.parked),
-        ("not sent", r.not_sent),
-        ("unreadable", r.unreadable),
-    ] {
+    for (name, n) in outcomes(r) {
         if n > 0 {
             parts.push(format!("{name} {n}"));
         }
@@ -152,13 +157,7 @@ pub fn snapshot_text(r: &SnapshotReport) -> String {
     let _ = writeln!(out, "snapshot {}{dry}", r.run_id);
     let _ = writeln!(out, "agents      {:>7}", r.agents);
     let _ = writeln!(out, "events      {:>7}", r.events);
-    for (name, n) in [
-        ("delivered", r.delivered),
-        ("queued", r.queued),
-        ("parked", r.parked),
-        ("not sent", r.not_sent),
-        ("unreadable", r.unreadable),
-    ] {
+    for (name, n) in outcomes(r) {
         let _ = writeln!(out, "  {name:<10}{n:>7}");
     }
     let _ = writeln!(

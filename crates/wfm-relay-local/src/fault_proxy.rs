@@ -30,7 +30,7 @@ use hyper::{Request, Response};
 
 use crate::harness::lock;
 use crate::http_server::{
-    self, BoxError, ConnCtx, Handler, HandlerFuture, Stopper, forwarded_headers,
+    self, BoxError, ConnCtx, Handler, HandlerFuture, Stopper, forwarded_headers, upstream_client,
 };
 
 /// The request header that selects a fault.
@@ -177,12 +177,7 @@ impl FaultProxy {
     /// # Errors
     /// When the socket cannot be bound or the HTTP client cannot be built.
     pub async fn start(upstream: String) -> std::io::Result<FaultProxy> {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(UPSTREAM_TIMEOUT)
-            .build()
-            .map_err(std::io::Error::other)?;
+        let client = upstream_client(UPSTREAM_TIMEOUT)?;
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_owned(),
             client,

@@ -175,6 +175,17 @@ pub fn response(
     Ok(builder.body(Full::new(body.into()))?)
 }
 
+/// The HTTP client a proxy in front of an upstream forwards with (the fault proxy, the AWS-rules
+/// layer): no system proxy, redirects relayed rather than followed, `timeout` per upstream call.
+pub(crate) fn upstream_client(timeout: std::time::Duration) -> std::io::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .build()
+        .map_err(std::io::Error::other)
+}
+
 /// The headers a proxy passes on from `headers`: all but the hop-by-hop ones (RFC 9110 §7.6.1)
 /// and the ones recomputed on each hop (`host`, `content-length`).
 pub(crate) fn forwarded_headers(headers: &hyper::HeaderMap) -> hyper::HeaderMap {

@@ -9,6 +9,8 @@
 //! - [`aws_rules`]: the AWS-rules layer in front of moto (what AWS refuses and moto accepts).
 //! - [`fault_proxy`]: a proxy in front of moto that fails or rewrites AWS calls by `X-Amz-Target`.
 //! - [`stack`]: the retry queue, DLQ and archive bucket of one run in moto, and queue reads.
+//! - [`template_wiring`]: the archive bucket's encryption and public-access blocks as
+//!   template.yaml sets them (the demo's kept stack, doctor's tests).
 //! - [`genesys`]: generated Genesys Cloud presence / routing status events.
 //! - [`genesys_api`]: a Genesys Cloud Platform API stand-in (OAuth, users, presence, routing
 //!   status, membership, rate limit) for snapshots.
@@ -29,6 +31,7 @@ pub mod http_server;
 pub mod lambda_invoke;
 pub mod runtime_api;
 pub mod stack;
+pub mod template_wiring;
 pub mod wfm_auth;
 pub mod wfm_server;
 

@@ -17,24 +17,21 @@
 //! [`doctor`] runs the relayctl binary with only the variables given; [`assert_only`] checks a
 //! report check by check.
 
-use super::doctor_wiring::Wiring;
+use super::doctor_wiring::{Wiring, lambda_role};
 use super::https::{HttpsWfm, tls_fixture};
+use super::relayctl::{Relayctl, Run, aws_vars};
 use super::{clients, endpoint, unique};
-use crate::lambda_process::forwarder_binary;
 use aws_sdk_eventbridge::types::{RuleState, Target};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     DestinationConfig, Environment, FunctionCode, FunctionResponseType, OnFailure, Runtime,
     ScalingConfig,
 };
-use aws_sdk_s3::types::{
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-};
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
-use std::process::{Command, Stdio};
 use wfm_relay_aws::aws::AwsClients;
+use wfm_relay_local::stack::queue_arn;
+use wfm_relay_local::template_wiring::{block_public_access, encrypt_bucket};
 
 /// The template's default `RetrySchedule` (9 steps: maxReceiveCount 14).
 pub const SCHEDULE: &str = "30s,2m,10m,30m,1h,2h,4h,8h,8h";
@@ -100,16 +97,9 @@ async fn queue(aws: &AwsClients, name: &str, attrs: &[(QueueAttributeName, Strin
 }
 
 async fn arn(aws: &AwsClients, url: &str) -> String {
-    aws.sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
+    queue_arn(&aws.sqs, url)
         .await
-        .unwrap_or_else(|e| panic!("GetQueueAttributes {url}: {e:?}"))
-        .attributes
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .unwrap_or_else(|| panic!("{url} has no ARN"))
+        .unwrap_or_else(|e| panic!("{e}: {e:?}"))
 }
 
 /// A redrive policy to `target` after `count` receives.
@@ -158,6 +148,35 @@ pub fn small_zip() -> Vec<u8> {
     z.extend_from_slice(&u32::try_from(central).expect("small").to_le_bytes());
     z.extend_from_slice(&0u16.to_le_bytes());
     z
+}
+
+/// Creates the function `name` (provided.al2023, the [`small_zip`] code, role `role_arn`,
+/// `timeout_s`, `environment`); its ARN.
+pub async fn create_function(
+    fns: &FnClients,
+    name: &str,
+    role_arn: &str,
+    timeout_s: i32,
+    environment: Environment,
+) -> String {
+    fns.lambda
+        .create_function()
+        .function_name(name)
+        .runtime(Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(role_arn)
+        .timeout(timeout_s)
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(small_zip()))
+                .build(),
+        )
+        .environment(environment)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateFunction {name}: {e:?}"))
+        .function_arn
+        .unwrap_or_else(|| panic!("CreateFunction {name}: no ARN"))
 }
 
 /// The forwarder's environment as the template sets it (the parts doctor reads).
@@ -214,53 +233,16 @@ impl WiredStack {
             .await
             .unwrap_or_else(|e| panic!("CreateBucket: {e:?}"));
         let wfm = HttpsWfm::start();
-        let role_arn = fns
-            .iam
-            .create_role()
-            .role_name(unique("dr-forwarder-role"))
-            .assume_role_policy_document(
-                serde_json::json!({
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole"
-                    }]
-                })
-                .to_string(),
-            )
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("CreateRole: {e:?}"))
-            .role
-            .map(|r| r.arn)
-            .unwrap_or_else(|| panic!("CreateRole: no role"));
+        let role_arn = lambda_role(&fns.iam, &unique("dr-forwarder-role")).await;
         let forwarder = unique("dr-forwarder");
-        let created = fns
-            .lambda
-            .create_function()
-            .function_name(&forwarder)
-            .runtime(Runtime::Providedal2023)
-            .handler("bootstrap")
-            .role(&role_arn)
-            .timeout(60)
-            .code(
-                FunctionCode::builder()
-                    .zip_file(Blob::new(small_zip()))
-                    .build(),
-            )
-            .environment(forwarder_environment(
-                &wfm.url(WFM_PATH),
-                &retry_url,
-                &dlq_url,
-                SCHEDULE,
-            ))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("CreateFunction: {e:?}"));
-        let forwarder_arn = created
-            .function_arn
-            .unwrap_or_else(|| panic!("CreateFunction: no ARN"));
+        let forwarder_arn = create_function(
+            &fns,
+            &forwarder,
+            &role_arn,
+            60,
+            forwarder_environment(&wfm.url(WFM_PATH), &retry_url, &dlq_url, SCHEDULE),
+        )
+        .await;
         let mapping = fns
             .lambda
             .create_event_source_mapping()
@@ -314,13 +296,8 @@ impl WiredStack {
     /// The variables doctor reads for this stack (AWS settings for moto, the names, and the test
     /// CA as `SSL_CERT_FILE`).
     pub fn vars(&self) -> Vec<(&'static str, String)> {
-        let mut vars = vec![
-            ("AWS_ENDPOINT_URL", endpoint()),
-            ("AWS_REGION", "us-east-1".to_owned()),
-            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
-            ("AWS_MAX_ATTEMPTS", "1".to_owned()),
-            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        let mut vars = aws_vars(&endpoint());
+        vars.extend([
             ("RETRY_QUEUE_URL", self.retry_url.clone()),
             ("DLQ_URL", self.dlq_url.clone()),
             ("ARCHIVE_BUCKET", self.bucket.clone()),
@@ -331,7 +308,7 @@ impl WiredStack {
                 "SSL_CERT_FILE",
                 tls_fixture("ca.pem").to_string_lossy().into_owned(),
             ),
-        ];
+        ]);
         vars.extend(self.wiring.vars());
         vars
     }
@@ -348,48 +325,18 @@ impl WiredStack {
             .unwrap_or_else(|e| panic!("SetQueueAttributes: {e:?}"));
     }
 
-    /// Turns on the bucket's default encryption (SSE-S3).
+    /// Turns on the bucket's default encryption (SSE-S3), as the demo's kept stack does.
     pub async fn encrypt(&self) {
-        let rule = ServerSideEncryptionRule::builder()
-            .apply_server_side_encryption_by_default(
-                ServerSideEncryptionByDefault::builder()
-                    .sse_algorithm(ServerSideEncryption::Aes256)
-                    .build()
-                    .expect("valid default"),
-            )
-            .build();
-        self.aws
-            .s3
-            .put_bucket_encryption()
-            .bucket(&self.bucket)
-            .server_side_encryption_configuration(
-                ServerSideEncryptionConfiguration::builder()
-                    .rules(rule)
-                    .build()
-                    .expect("valid configuration"),
-            )
-            .send()
+        encrypt_bucket(&self.aws.s3, &self.bucket)
             .await
-            .unwrap_or_else(|e| panic!("PutBucketEncryption: {e:?}"));
+            .unwrap_or_else(|e| panic!("{e:#}"));
     }
 
-    /// Turns on all four public-access blocks of the bucket.
+    /// Turns on all four public-access blocks of the bucket, as the demo's kept stack does.
     pub async fn block_public_access(&self) {
-        self.aws
-            .s3
-            .put_public_access_block()
-            .bucket(&self.bucket)
-            .public_access_block_configuration(
-                PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(true)
-                    .ignore_public_acls(true)
-                    .block_public_policy(true)
-                    .restrict_public_buckets(true)
-                    .build(),
-            )
-            .send()
+        block_public_access(&self.aws.s3, &self.bucket)
             .await
-            .unwrap_or_else(|e| panic!("PutPublicAccessBlock: {e:?}"));
+            .unwrap_or_else(|e| panic!("{e:#}"));
     }
 
     /// Replaces the forwarder's async invoke config: on failure → `destination` (none when
@@ -562,6 +509,28 @@ pub struct DoctorRun {
 }
 
 impl DoctorRun {
+    /// The run's report, each check's (id, status) and its exit code (-1 when killed).
+    pub fn of(run: Run) -> DoctorRun {
+        let report = run.report();
+        let checks = report["checks"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no checks: {report}"))
+            .iter()
+            .map(|c| {
+                (
+                    c["check"].as_str().unwrap_or_default().to_owned(),
+                    c["status"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        DoctorRun {
+            code: run.code.unwrap_or(-1),
+            checks,
+            report,
+            stderr: run.stderr,
+        }
+    }
+
     /// The detail of `check` (panics when absent).
     pub fn detail(&self, check: &str) -> String {
         self.report["checks"]
@@ -575,37 +544,11 @@ impl DoctorRun {
 
 /// Runs `relayctl --json doctor extra…` with only `vars` (and PATH).
 pub fn doctor(extra: &[&str], vars: &[(&'static str, String)]) -> DoctorRun {
-    let bin = forwarder_binary().with_file_name("relayctl");
-    let o = Command::new(&bin)
-        .args(["--json", "doctor"])
-        .args(extra)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{} runs: {e}", bin.display()));
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-    let report: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("doctor prints JSON ({e}): {stdout}\nstderr: {stderr}"));
-    let checks = report["checks"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no checks: {report}"))
-        .iter()
-        .map(|c| {
-            (
-                c["check"].as_str().unwrap_or_default().to_owned(),
-                c["status"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
+    let args: Vec<&str> = ["--json", "doctor"]
+        .into_iter()
+        .chain(extra.iter().copied())
         .collect();
-    DoctorRun {
-        code: o.status.code().unwrap_or(-1),
-        checks,
-        report,
-        stderr,
-    }
+    DoctorRun::of(Relayctl::only(&args, vars.iter().cloned()).run())
 }
 
 /// The ids of every check doctor makes on this stack today, in report order (extend it when

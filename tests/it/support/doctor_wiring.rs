@@ -11,10 +11,9 @@
 //! * the forwarder's profile `s3://<bucket>/profiles/agent-state.json` and its mapping table
 //!   `s3://<bucket>/profiles/mapping.csv`.
 
-use super::doctor_stack::{FnClients, small_zip};
+use super::doctor_stack::{FnClients, create_function};
 use super::unique;
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+use aws_sdk_lambda::types::Environment;
 use wfm_relay_aws::aws::AwsClients;
 
 /// The SNS topic every alarm notifies (the template's AlarmTopic).
@@ -68,7 +67,8 @@ pub fn alarm_name(prefix: &str, logical_id: &str) -> String {
     format!("{prefix}{logical_id}-1A2B3C4D5E6F")
 }
 
-async fn role(iam: &aws_sdk_iam::Client, name: &str) -> String {
+/// Creates the role `name` that Lambda may assume (the functions' execution role); its ARN.
+pub async fn lambda_role(iam: &aws_sdk_iam::Client, name: &str) -> String {
     iam.create_role()
         .role_name(name)
         .assume_role_policy_document(
@@ -137,7 +137,7 @@ impl Wiring {
         w.name_secret_in_forwarder_policy(&w.secret_arn).await;
 
         let replayer_role = unique("dr-replayer-role");
-        let replayer_role_arn = role(&fns.iam, &replayer_role).await;
+        let replayer_role_arn = lambda_role(&fns.iam, &replayer_role).await;
         let wildcard = format!("{}*", &w.secret_arn[..w.secret_arn.len() - "-AbCdEf".len()]);
         let managed = fns
             .iam
@@ -157,26 +157,16 @@ impl Wiring {
             .send()
             .await
             .unwrap_or_else(|e| panic!("AttachRolePolicy: {e:?}"));
-        fns.lambda
-            .create_function()
-            .function_name(&w.replayer)
-            .runtime(Runtime::Providedal2023)
-            .handler("bootstrap")
-            .role(&replayer_role_arn)
-            .timeout(900)
-            .code(
-                FunctionCode::builder()
-                    .zip_file(Blob::new(small_zip()))
-                    .build(),
-            )
-            .environment(
-                Environment::builder()
-                    .variables("WFM_AUTH_TOKEN_SECRET_ARN", &w.secret_arn)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("CreateFunction replayer: {e:?}"));
+        create_function(
+            fns,
+            &w.replayer,
+            &replayer_role_arn,
+            900,
+            Environment::builder()
+                .variables("WFM_AUTH_TOKEN_SECRET_ARN", &w.secret_arn)
+                .build(),
+        )
+        .await;
 
         for (key, body) in [
             (PROFILE_KEY, wfm_relay_profile_json()),

@@ -4,6 +4,7 @@
 //! doctor could not run ([`Unreachable`]).
 
 use super::bucket::{self, PublicAccessBlock};
+use super::gather_fn::QueueArns;
 use super::queues::{self, Attributes};
 use super::targets::StackNames;
 use super::{Finding, Status};
@@ -103,7 +104,7 @@ fn unset(check: &'static str, variable: &str) -> Finding {
 }
 
 /// `Ok(None)` when the queue does not exist.
-pub(super) async fn queue_attributes(
+async fn queue_attributes(
     aws: &AwsClients,
     url: &str,
     variable: &str,
@@ -137,20 +138,47 @@ pub(super) async fn queue_attributes(
     }
 }
 
-/// The queue checks ([`queues`]): redrive, visibility, retention.
-pub async fn queue_checks(
-    aws: &AwsClients,
-    names: &StackNames,
-    expected: &Expected,
-) -> Result<Vec<Finding>, Unreachable> {
-    let retry = match &names.retry_queue_url {
-        Some(u) => queue_attributes(aws, u, "RETRY_QUEUE_URL").await?,
-        None => None,
-    };
-    let dlq = match &names.dlq_url {
-        Some(u) => queue_attributes(aws, u, "DLQ_URL").await?,
-        None => None,
-    };
+/// The two queues' attributes (`GetQueueAttributes` `All`), each read once and shared by the
+/// queue checks ([`queue_checks`]) and the ARNs the Lambda checks compare with
+/// ([`QueueFacts::arns`]). `None` when the URL is unset or the queue does not exist.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFacts {
+    /// The retry queue's attributes.
+    pub retry: Option<Attributes>,
+    /// The DLQ's attributes.
+    pub dlq: Option<Attributes>,
+}
+
+impl QueueFacts {
+    /// Reads the retry queue's and the DLQ's attributes, one call each.
+    ///
+    /// # Errors
+    /// [`Unreachable`] for an AWS error other than "no such queue".
+    pub async fn read(aws: &AwsClients, names: &StackNames) -> Result<Self, Unreachable> {
+        let retry = match &names.retry_queue_url {
+            Some(u) => queue_attributes(aws, u, "RETRY_QUEUE_URL").await?,
+            None => None,
+        };
+        let dlq = match &names.dlq_url {
+            Some(u) => queue_attributes(aws, u, "DLQ_URL").await?,
+            None => None,
+        };
+        Ok(QueueFacts { retry, dlq })
+    }
+
+    /// The queues' `QueueArn` attributes (`None` for a queue not read or without one).
+    pub fn arns(&self) -> QueueArns {
+        let arn = |a: &Option<Attributes>| a.as_ref().and_then(|a| a.get("QueueArn").cloned());
+        QueueArns {
+            retry: arn(&self.retry),
+            dlq: arn(&self.dlq),
+        }
+    }
+}
+
+/// The queue checks ([`queues`]) on the attributes read: redrive, visibility, retention.
+pub fn queue_checks(names: &StackNames, queues: &QueueFacts, expected: &Expected) -> Vec<Finding> {
+    let QueueFacts { retry, dlq } = queues;
     let missing = |check: &'static str, var: &str, url: &Option<String>| match url {
         None => unset(check, var),
         Some(u) => Finding::missing(
@@ -161,7 +189,7 @@ pub async fn queue_checks(
         ),
     };
     let mut out = Vec::new();
-    match (&retry, &dlq) {
+    match (retry, dlq) {
         (Some(r), Some(d)) => {
             let dlq_arn = d.get("QueueArn").map_or("", String::as_str);
             out.push(match &expected.schedule {
@@ -181,7 +209,7 @@ pub async fn queue_checks(
         )),
         (_, None) => out.push(missing(queues::REDRIVE, "DLQ_URL", &names.dlq_url)),
     }
-    match (&retry, &expected.function_timeout_s) {
+    match (retry, &expected.function_timeout_s) {
         (Some(r), Ok((source, t))) => {
             let (window_source, w) = &expected.batching_window_s;
             out.push(queues::visibility(r, (source, *t), (window_source, *w)));
@@ -198,7 +226,7 @@ pub async fn queue_checks(
             &names.retry_queue_url,
         )),
     }
-    match (&retry, &dlq) {
+    match (retry, dlq) {
         (Some(r), Some(d)) => out.push(queues::retention(r, d)),
         (None, _) => out.push(missing(
             queues::RETENTION,
@@ -207,7 +235,7 @@ pub async fn queue_checks(
         )),
         (_, None) => out.push(missing(queues::RETENTION, "DLQ_URL", &names.dlq_url)),
     }
-    Ok(out)
+    out
 }
 
 /// The bucket checks ([`bucket`]): encryption and the public-access block.

@@ -1,7 +1,7 @@
 //! The AWS calls behind the forwarder's Lambda checks ([`lambda`]: ListEventSourceMappings,
 //! GetFunctionEventInvokeConfig), the EventBridge checks ([`events`]: DescribeEventBus,
-//! DescribeRule, ListTargetsByRule) and the queue ARNs they compare with (GetQueueAttributes
-//! `QueueArn`). Metadata only, nothing changed; a resource that does not exist is a finding
+//! DescribeRule, ListTargetsByRule); the queue ARNs they compare with come from the queue
+//! attributes read once ([`super::gather::QueueFacts::arns`]). Metadata only, nothing changed; a resource that does not exist is a finding
 //! ([`Finding::missing`]), any other AWS error is [`Unreachable`].
 
 use super::events;
@@ -10,7 +10,6 @@ use super::gather::Unreachable;
 use super::lambda::{self, InvokeConfig, Mapping};
 use super::targets::StackNames;
 use super::{Finding, Status};
-use wfm_relay_aws::aws::AwsClients;
 
 /// The forwarder as doctor found it.
 #[derive(Debug, Clone, Copy)]
@@ -66,18 +65,6 @@ fn unset(check: &'static str, variable: &str, local: bool) -> Finding {
              --env-file"
         ),
     )
-}
-
-/// A queue's ARN; `Ok(None)` when the URL is unset or the queue does not exist.
-pub async fn queue_arn(
-    aws: &AwsClients,
-    url: Option<&str>,
-    variable: &str,
-) -> Result<Option<String>, Unreachable> {
-    let Some(url) = url else { return Ok(None) };
-    Ok(super::gather::queue_attributes(aws, url, variable)
-        .await?
-        .and_then(|mut attributes| attributes.remove("QueueArn")))
 }
 
 /// The forwarder's event source mapping whose `EventSourceArn` is `retry_arn` (all pages).

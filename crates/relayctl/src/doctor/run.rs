@@ -2,11 +2,11 @@
 //! report on stdout, the exit code. Loads no secret and no profile; WFM's URL (`WFM_URL`, else the
 //! forwarder's) gets one TLS probe, never an event.
 
-use super::function::{DoctorClients, function_facts};
-use super::gather::{Unreachable, bucket_checks, queue_checks};
-use super::gather_fn::{Forwarder, QueueArns, eventbridge_checks, lambda_checks, queue_arn};
+use super::function::DoctorClients;
+use super::gather::{QueueFacts, Unreachable, bucket_checks, queue_checks};
+use super::gather_fn::{Forwarder, eventbridge_checks, lambda_checks};
 use super::stack::{self, StackError};
-use super::stack_functions::Functions;
+use super::stack_functions::{Functions, Lookup};
 use super::targets::StackNames;
 use super::{DoctorExit, exit_for, report_json, report_text};
 use super::{alarms, profile, secrets_gather};
@@ -76,29 +76,25 @@ async fn checks(args: &DoctorArgs, json: bool) -> DoctorExit {
     let names = StackNames::from_lookup(&lookup);
     let aws = AwsClients::from_sdk_config(&conf);
     let gathered = async {
-        // The forwarder's configuration, read once: its RETRY_SCHEDULE, Timeout and WFM_URL.
-        let facts = match &names.forwarder_function {
-            Some(n) => function_facts(&clients, n, "FORWARDER_FUNCTION").await?,
-            None => None,
+        // The stack's functions, each read once (GetFunctionConfiguration): the forwarder's
+        // RETRY_SCHEDULE, Timeout and WFM_URL, and the secrets, role and profile checks' facts.
+        let functions = Functions::read(&clients, &names).await?;
+        let facts = match functions.forwarder() {
+            Lookup::Found(f) => Some(&**f),
+            Lookup::Unset | Lookup::Missing(_) => None,
         };
-        let forwarder = Forwarder::from(names.forwarder_function.as_deref(), facts.as_ref());
-        let arns = QueueArns {
-            retry: queue_arn(&aws, names.retry_queue_url.as_deref(), "RETRY_QUEUE_URL").await?,
-            dlq: queue_arn(&aws, names.dlq_url.as_deref(), "DLQ_URL").await?,
-        };
+        let forwarder = Forwarder::from(names.forwarder_function.as_deref(), facts);
+        // The two queues' attributes, each read once: the queue checks and the ARNs.
+        let queues = QueueFacts::read(&aws, &names).await?;
         let (lambda_findings, mapping) =
-            lambda_checks(&clients, forwarder, &arns, args.local).await?;
+            lambda_checks(&clients, forwarder, &queues.arns(), args.local).await?;
         let expected = deployed::expected(env, forwarder, mapping.as_ref(), args.local);
-        let mut all = queue_checks(&aws, &names, &expected).await?;
+        let mut all = queue_checks(&names, &queues, &expected);
         all.extend(bucket_checks(&aws, &names, &expected).await?);
         all.extend(lambda_findings);
         all.extend(eventbridge_checks(&clients, &names, forwarder, args.local).await?);
-        let wfm_forwarder = names
-            .forwarder_function
-            .as_deref()
-            .map(|n| (n, facts.as_ref()));
+        let wfm_forwarder = names.forwarder_function.as_deref().map(|n| (n, facts));
         all.push(tls::check(env("WFM_URL").as_deref(), wfm_forwarder, args.local).await);
-        let functions = Functions::read(&clients, &names).await?;
         all.extend(
             alarms::checks(
                 &clients,

@@ -2,7 +2,7 @@
 //! and the forwarding of a request to the upstream emulator (method, path and query, headers
 //! except `Host`, `Content-Length` and hop-by-hop ones, body), relaying status, headers and body.
 
-use crate::http_server::forwarded_headers;
+use crate::http_server::{forwarded_headers, upstream_client};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -86,12 +86,7 @@ pub(crate) struct Upstream {
 impl Upstream {
     /// An upstream at `base` (e.g. `http://127.0.0.1:5000`; a trailing `/` is ignored).
     pub(crate) fn new(base: &str) -> std::io::Result<Upstream> {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(UPSTREAM_TIMEOUT)
-            .build()
-            .map_err(std::io::Error::other)?;
+        let client = upstream_client(UPSTREAM_TIMEOUT)?;
         Ok(Upstream {
             base: base.trim_end_matches('/').to_owned(),
             client,

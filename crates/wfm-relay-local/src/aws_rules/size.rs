@@ -15,10 +15,6 @@ pub const MAX_BATCH_ENTRIES: usize = 10;
 
 /// Size in bytes of one message (body + every attribute's name, type and value).
 pub fn message_bytes(entry: &Value) -> u64 {
-    let body = entry
-        .get("MessageBody")
-        .and_then(Value::as_str)
-        .map_or(0, str::len);
     let attrs = entry
         .get("MessageAttributes")
         .and_then(Value::as_object)
@@ -27,24 +23,20 @@ pub fn message_bytes(entry: &Value) -> u64 {
                 .map(|(name, attr)| name.len() as u64 + attribute_bytes(attr))
                 .sum::<u64>()
         });
-    body as u64 + attrs
+    text_len(entry, "MessageBody", str::len) as u64 + attrs
 }
 
 /// Bytes of one attribute's data type and value.
 fn attribute_bytes(attr: &Value) -> u64 {
-    let data_type = attr
-        .get("DataType")
-        .and_then(Value::as_str)
-        .map_or(0, str::len);
-    let string = attr
-        .get("StringValue")
-        .and_then(Value::as_str)
-        .map_or(0, str::len);
-    let binary = attr
-        .get("BinaryValue")
-        .and_then(Value::as_str)
-        .map_or(0, base64_decoded_len);
+    let data_type = text_len(attr, "DataType", str::len);
+    let string = text_len(attr, "StringValue", str::len);
+    let binary = text_len(attr, "BinaryValue", base64_decoded_len);
     (data_type + string + binary) as u64
+}
+
+/// `len` of the string field `key` of `v` (0 when absent or not a string).
+fn text_len(v: &Value, key: &str, len: fn(&str) -> usize) -> usize {
+    v.get(key).and_then(Value::as_str).map_or(0, len)
 }
 
 /// Decoded length of standard base64 text (the JSON protocol's blob encoding), without decoding.

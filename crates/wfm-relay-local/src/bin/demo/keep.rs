@@ -11,6 +11,7 @@ use anyhow::Context;
 use std::path::{Path, PathBuf};
 use wfm_relay_aws::aws::AwsClients;
 use wfm_relay_local::harness::sibling_binary;
+use wfm_relay_local::template_wiring::{block_public_access, encrypt_bucket};
 use wfm_relay_local::{FunctionProcess, LocalStack, RuntimeApi, ScriptedWfm};
 
 use crate::wfm_script::special_script;
@@ -125,10 +126,6 @@ pub async fn wire_like_template(
     stack: &LocalStack,
     function_timeout_s: u32,
 ) -> anyhow::Result<()> {
-    use aws_sdk_s3::types::{
-        PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-        ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    };
     aws.sqs
         .set_queue_attributes()
         .queue_url(&stack.retry_url)
@@ -139,40 +136,8 @@ pub async fn wire_like_template(
         .send()
         .await
         .context("SetQueueAttributes VisibilityTimeout on the retry queue")?;
-    let rule = ServerSideEncryptionRule::builder()
-        .apply_server_side_encryption_by_default(
-            ServerSideEncryptionByDefault::builder()
-                .sse_algorithm(ServerSideEncryption::Aes256)
-                .build()
-                .context("encryption default")?,
-        )
-        .build();
-    aws.s3
-        .put_bucket_encryption()
-        .bucket(&stack.bucket)
-        .server_side_encryption_configuration(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(rule)
-                .build()
-                .context("encryption configuration")?,
-        )
-        .send()
-        .await
-        .context("PutBucketEncryption on the archive bucket")?;
-    aws.s3
-        .put_public_access_block()
-        .bucket(&stack.bucket)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .ignore_public_acls(true)
-                .block_public_policy(true)
-                .restrict_public_buckets(true)
-                .build(),
-        )
-        .send()
-        .await
-        .context("PutPublicAccessBlock on the archive bucket")?;
+    encrypt_bucket(&aws.s3, &stack.bucket).await?;
+    block_public_access(&aws.s3, &stack.bucket).await?;
     Ok(())
 }
 
