@@ -8,6 +8,7 @@ use crate::signing::{SECRET_A, reference_verify};
 use crate::support::*;
 use std::collections::HashMap;
 use std::sync::Arc;
+use wfm_relay_aws::lazy_aws::LazyAws;
 use wfm_relay_aws::profile_source::ActiveProfile;
 use wfm_relay_core::envelope::{EnvelopeV1, Reason};
 use wfm_relay_core::event::BodyMode;
@@ -36,9 +37,13 @@ impl Stack {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        ActiveProfile::from_lookup(|k| env.get(k).cloned(), BodyMode::Event, &self.aws.s3)
-            .await
-            .map_err(|e| e.to_string())
+        ActiveProfile::from_lookup(
+            |k| env.get(k).cloned(),
+            BodyMode::Event,
+            &LazyAws::with_s3(self.aws.s3.clone()),
+        )
+        .await
+        .map_err(|e| e.to_string())
     }
 }
 

@@ -9,6 +9,7 @@ use crate::support::relayctl::{Relayctl, Run};
 use crate::support::*;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use wfm_relay_aws::lazy_aws::LazyAws;
 use wfm_relay_aws::profile_source::ActiveProfile;
 use wfm_relay_core::event::BodyMode;
 use wfm_relay_local::genesys_api::{GenesysApi, GenesysApiOptions};
@@ -151,11 +152,14 @@ async fn sync_writes_the_table_a_user_field_profile_keys_on() {
         ("WFM_PROFILE_USER_FIELDS".to_owned(), table_url.clone()),
     ]
     .into();
-    let active =
-        ActiveProfile::from_lookup(|k| env.get(k).cloned(), BodyMode::Event, &stack.aws.s3)
-            .await
-            .expect("profile loads")
-            .expect("a profile");
+    let active = ActiveProfile::from_lookup(
+        |k| env.get(k).cloned(),
+        BodyMode::Event,
+        &LazyAws::with_s3(stack.aws.s3.clone()),
+    )
+    .await
+    .expect("profile loads")
+    .expect("a profile");
     let w = wfm(&[200]).await;
     let fwd = stack.forwarder(&w.url(), &[]).with_profile(Some(active));
     let out = fwd

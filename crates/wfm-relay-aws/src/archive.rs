@@ -1,8 +1,10 @@
 //! The S3 archive of dead letters: gzip-compressed JSON Lines objects, one line per dead letter
 //! (its [`EnvelopeV1`] JSON with the original event inline), plus a manifest per run.
 
+use crate::lazy_aws::LazyAws;
 use aws_sdk_s3::error::DisplayErrorContext;
 use std::io::{BufRead, BufReader, Write};
+use std::sync::Arc;
 use wfm_relay_core::envelope::EnvelopeV1;
 
 /// An archive operation failed.
@@ -153,7 +155,7 @@ pub struct ListPage {
 /// The archive bucket.
 #[derive(Debug, Clone)]
 pub struct Archive {
-    s3: aws_sdk_s3::Client,
+    aws: Arc<LazyAws>,
     /// Bucket name.
     pub bucket: String,
 }
@@ -161,7 +163,12 @@ pub struct Archive {
 impl Archive {
     /// An archive in `bucket`.
     pub fn new(s3: aws_sdk_s3::Client, bucket: String) -> Self {
-        Archive { s3, bucket }
+        Self::lazy(LazyAws::with_s3(s3), bucket)
+    }
+
+    /// An archive in `bucket` whose S3 client comes from `aws` at the first call.
+    pub fn lazy(aws: Arc<LazyAws>, bucket: String) -> Self {
+        Archive { aws, bucket }
     }
 
     fn err(&self, operation: &'static str, key: &str, e: impl std::error::Error) -> ArchiveError {
@@ -183,7 +190,9 @@ impl Archive {
         bytes: Vec<u8>,
         content_type: &str,
     ) -> Result<(), ArchiveError> {
-        self.s3
+        self.aws
+            .s3()
+            .await
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -201,7 +210,9 @@ impl Archive {
     /// [`ArchiveError::S3`].
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, ArchiveError> {
         let out = self
-            .s3
+            .aws
+            .s3()
+            .await
             .get_object()
             .bucket(&self.bucket)
             .key(key)
@@ -255,7 +266,9 @@ impl Archive {
         token: Option<&str>,
     ) -> Result<ListPage, ArchiveError> {
         let out = self
-            .s3
+            .aws
+            .s3()
+            .await
             .list_objects_v2()
             .bucket(&self.bucket)
             .prefix(prefix)

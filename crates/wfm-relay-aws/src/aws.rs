@@ -26,6 +26,14 @@ impl AwsClients {
     /// Builds the clients from an already loaded configuration (see [`AwsClients::from_env`]
     /// for the S3 addressing rule).
     pub fn from_sdk_config(conf: &aws_config::SdkConfig) -> Self {
+        AwsClients {
+            sqs: aws_sdk_sqs::Client::new(conf),
+            s3: Self::s3_from_sdk_config(conf),
+        }
+    }
+
+    /// The S3 client alone, with the addressing rule of [`AwsClients::from_env`].
+    pub fn s3_from_sdk_config(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
         let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL").is_some()
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         let force_path =
@@ -33,10 +41,7 @@ impl AwsClients {
         let s3_conf = aws_sdk_s3::config::Builder::from(conf)
             .force_path_style(force_path)
             .build();
-        AwsClients {
-            sqs: aws_sdk_sqs::Client::new(conf),
-            s3: aws_sdk_s3::Client::from_conf(s3_conf),
-        }
+        aws_sdk_s3::Client::from_conf(s3_conf)
     }
 }
 

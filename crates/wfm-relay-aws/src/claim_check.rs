@@ -1,15 +1,17 @@
 //! The S3 claim check: an event too large for a queue message is stored in S3 byte for byte,
 //! and the envelope carries a pointer (`event_s3`) instead of the event (case C12).
 
+use crate::lazy_aws::LazyAws;
 use crate::queues::QueueError;
 use aws_sdk_s3::error::DisplayErrorContext;
+use std::sync::Arc;
 use time::OffsetDateTime;
 use wfm_relay_core::envelope::{EnvelopeV1, S3Pointer};
 
 /// The claim-check bucket (`ARCHIVE_BUCKET`, optional) and its key prefix (`ARCHIVE_PREFIX`).
 #[derive(Debug, Clone)]
 pub struct ClaimCheck {
-    s3: aws_sdk_s3::Client,
+    aws: Arc<LazyAws>,
     bucket: Option<String>,
     prefix: String,
 }
@@ -17,13 +19,18 @@ pub struct ClaimCheck {
 impl ClaimCheck {
     /// Claim checks go to `s3://<bucket>/<prefix>/claim-checks/YYYY/MM/DD/<uuid>.json`; without
     /// a bucket none can be made (an oversize event is then parked as `oversize`).
-    pub fn new(s3: aws_sdk_s3::Client, bucket: Option<String>, prefix: String) -> Self {
-        ClaimCheck { s3, bucket, prefix }
+    /// The S3 client comes from `aws` at the first claim check ([`LazyAws::s3`]).
+    pub fn new(aws: Arc<LazyAws>, bucket: Option<String>, prefix: String) -> Self {
+        ClaimCheck {
+            aws,
+            bucket,
+            prefix,
+        }
     }
 
-    /// The S3 client (for the archive).
-    pub fn s3(&self) -> &aws_sdk_s3::Client {
-        &self.s3
+    /// The S3 client (for the archive), made at the first call.
+    pub async fn s3(&self) -> &aws_sdk_s3::Client {
+        self.aws.s3().await
     }
 
     /// The configured bucket, if any.
@@ -45,7 +52,9 @@ impl ClaimCheck {
             now.day(),
             uuid::Uuid::new_v4()
         );
-        self.s3
+        self.aws
+            .s3()
+            .await
             .put_object()
             .bucket(bucket)
             .key(&key)
@@ -83,7 +92,9 @@ impl ClaimCheck {
             message,
         };
         let out = self
-            .s3
+            .aws
+            .s3()
+            .await
             .get_object()
             .bucket(&p.bucket)
             .key(&p.key)
@@ -124,7 +135,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_envelope_without_event_is_never_read_as_empty_bytes() {
-        let cc = ClaimCheck::new(offline_s3(), Some("b".into()), "p".into());
+        let cc = ClaimCheck::new(LazyAws::with_s3(offline_s3()), Some("b".into()), "p".into());
         let mut env = EnvelopeV1::new(b"{}", None);
         assert_eq!(cc.event_bytes(&env).await.expect("inline"), b"{}");
         env.event = None;

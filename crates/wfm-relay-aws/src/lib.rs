@@ -26,6 +26,7 @@ pub mod aws;
 pub mod claim_check;
 pub mod credentials;
 pub mod genesys;
+pub mod lazy_aws;
 pub mod profile_source;
 pub mod queues;
 pub mod relay;

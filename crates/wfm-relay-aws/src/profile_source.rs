@@ -13,6 +13,7 @@
 //! table when its TTL has passed. A failed re-read keeps the previous table: it is logged and
 //! returned, for the caller's `MappingStale` metric.
 
+use crate::lazy_aws::LazyAws;
 use aws_sdk_s3::error::DisplayErrorContext;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -53,7 +54,7 @@ pub enum ProfileStartError {
 struct TableObject {
     kind: TableKind,
     object: S3Object,
-    s3: aws_sdk_s3::Client,
+    aws: Arc<LazyAws>,
 }
 
 /// The profile in use and its agent table (kept fresh). `Send + Sync`: one per process,
@@ -83,13 +84,13 @@ impl ActiveProfile {
     /// [`ProfileStartError`] naming the variable (and the field).
     pub async fn from_env(
         body_mode: BodyMode,
-        s3: &aws_sdk_s3::Client,
+        aws: &Arc<LazyAws>,
     ) -> Result<Option<Arc<Self>>, ProfileStartError> {
-        Self::from_lookup(|k| std::env::var(k).ok(), body_mode, s3).await
+        Self::from_lookup(|k| std::env::var(k).ok(), body_mode, aws).await
     }
 
     /// Reads the profile variables from `lookup`, the profile document (compiled in, from S3
-    /// with `s3`, or from SSM with a client built from the default AWS configuration) and its
+    /// with `aws`'s S3 client, or from SSM with a client on `aws`'s configuration) and its
     /// agent table (from S3), and validates them. `Ok(None)` without `WFM_PROFILE`.
     ///
     /// `body_mode` is `WFM_BODY`: a profile with a jq `body` replaces the body, so a
@@ -100,12 +101,12 @@ impl ActiveProfile {
     pub async fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
         body_mode: BodyMode,
-        s3: &aws_sdk_s3::Client,
+        aws: &Arc<LazyAws>,
     ) -> Result<Option<Arc<Self>>, ProfileStartError> {
         let Some(settings) = ProfileSettings::from_lookup(lookup)? else {
             return Ok(None);
         };
-        let profile = read_profile(&settings.profile, s3).await?;
+        let profile = read_profile(&settings.profile, aws).await?;
         if profile.body.is_some() && body_mode != BodyMode::Event {
             return Err(ProfileError::field(
                 "body",
@@ -123,7 +124,7 @@ impl ActiveProfile {
         let table = settings.table_for(&profile)?.map(|object| TableObject {
             kind: profile.table_kind().unwrap_or(TableKind::Mapping),
             object: object.clone(),
-            s3: s3.clone(),
+            aws: Arc::clone(aws),
         });
         let agents = match &table {
             Some(t) => Some(read_table(&profile, t).await?),
@@ -193,9 +194,10 @@ impl Shape for ActiveProfile {
 ///
 /// # Errors
 /// [`ProfileStartError`] naming `WFM_PROFILE` (and the field).
+/// A builtin profile makes no AWS client; S3 and SSM come from `aws` (made at that first use).
 pub async fn read_profile(
     location: &ProfileLocation,
-    s3: &aws_sdk_s3::Client,
+    aws: &LazyAws,
 ) -> Result<Profile, ProfileStartError> {
     let bytes = match location {
         ProfileLocation::Builtin(name) => return Ok(Profile::builtin(name)?),
@@ -204,16 +206,15 @@ pub async fn read_profile(
                 bucket: bucket.clone(),
                 key: key.clone(),
             };
-            get_object(s3, &object, "WFM_PROFILE").await?
+            get_object(aws.s3().await, &object, "WFM_PROFILE").await?
         }
         ProfileLocation::Ssm(name) => {
-            let conf = crate::aws::load_sdk_config().await;
             let read_error = |message: String| ProfileStartError::Read {
                 variable: "WFM_PROFILE",
                 location: format!("ssm:{name}"),
                 message,
             };
-            aws_sdk_ssm::Client::new(&conf)
+            aws_sdk_ssm::Client::new(aws.sdk_config().await)
                 .get_parameter()
                 .name(name)
                 .with_decryption(true)
@@ -250,7 +251,7 @@ async fn read_table(
     profile: &Profile,
     t: &TableObject,
 ) -> Result<wfm_relay_profile::AgentTable, ProfileStartError> {
-    let bytes = get_object(&t.s3, &t.object, t.kind.variable()).await?;
+    let bytes = get_object(t.aws.s3().await, &t.object, t.kind.variable()).await?;
     Ok(profile.parse_table(&bytes)?)
 }
 

@@ -7,7 +7,9 @@
 //! per-entry batch results are in `sqs_queue.rs`, the batch limits in [`crate::sqs_limits`].
 
 use crate::claim_check::ClaimCheck;
+use crate::lazy_aws::LazyAws;
 use crate::sqs_queue::SqsQueue;
+use std::sync::Arc;
 use wfm_relay_core::config::ForwarderConfig;
 use wfm_relay_core::envelope::{EnvelopeV1, S3Pointer};
 
@@ -151,15 +153,23 @@ pub struct Queues {
     retry: SqsQueue,
     dlq: SqsQueue,
     claim: ClaimCheck,
+    aws: Arc<LazyAws>,
 }
 
 impl Queues {
     /// Both queues share the SQS client; claim checks use `s3`.
     pub fn new(sqs: aws_sdk_sqs::Client, s3: aws_sdk_s3::Client, s: QueueSettings) -> Self {
+        Self::lazy(LazyAws::with_clients(sqs, s3), s)
+    }
+
+    /// Both queues and the claim check take their clients from `aws`, each at its first call
+    /// (the Lambdas: a forwarder whose events are delivered never builds them).
+    pub fn lazy(aws: Arc<LazyAws>, s: QueueSettings) -> Self {
         Queues {
-            retry: SqsQueue::new(sqs.clone(), s.retry_url),
-            dlq: SqsQueue::new(sqs, s.dlq_url),
-            claim: ClaimCheck::new(s3, s.claim_bucket, s.claim_prefix),
+            retry: SqsQueue::new(Arc::clone(&aws), s.retry_url),
+            dlq: SqsQueue::new(Arc::clone(&aws), s.dlq_url),
+            claim: ClaimCheck::new(Arc::clone(&aws), s.claim_bucket, s.claim_prefix),
+            aws,
         }
     }
 
@@ -192,9 +202,15 @@ impl Queues {
         self.claim.event_bytes(env).await
     }
 
-    /// The S3 client (for the archive).
-    pub fn s3(&self) -> &aws_sdk_s3::Client {
-        self.claim.s3()
+    /// The S3 client (for the archive), made at the first call.
+    pub async fn s3(&self) -> &aws_sdk_s3::Client {
+        self.aws.s3().await
+    }
+
+    /// The process's AWS configuration and clients, made at their first use (profiles, the
+    /// archive and the secrets read at start-up take theirs from here).
+    pub fn aws(&self) -> &Arc<LazyAws> {
+        &self.aws
     }
 }
 

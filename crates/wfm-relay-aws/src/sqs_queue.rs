@@ -16,6 +16,7 @@
 mod fit;
 
 use crate::claim_check::ClaimCheck;
+use crate::lazy_aws::LazyAws;
 use crate::queues::{BatchEntry, BatchOutcome, Depth, EnvelopeEntry, QueueError, Received, Sent};
 use crate::sqs_limits::{MAX_BATCH_BYTES, batch_ranges};
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
@@ -23,21 +24,23 @@ use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
     MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
+use std::sync::Arc;
 use tokio::sync::Mutex;
 use wfm_relay_core::envelope::EnvelopeV1;
 
 /// One queue: the SQS client, the URL and its `MaximumMessageSize` once read.
 #[derive(Debug)]
 pub(crate) struct SqsQueue {
-    sqs: aws_sdk_sqs::Client,
+    aws: Arc<LazyAws>,
     url: String,
     limit: Mutex<Option<usize>>,
 }
 
 impl SqsQueue {
-    pub(crate) fn new(sqs: aws_sdk_sqs::Client, url: String) -> Self {
+    /// The SQS client comes from `aws` at the queue's first call ([`LazyAws::sqs`]).
+    pub(crate) fn new(aws: Arc<LazyAws>, url: String) -> Self {
         SqsQueue {
-            sqs,
+            aws,
             url,
             limit: Mutex::new(None),
         }
@@ -70,7 +73,9 @@ impl SqsQueue {
         let mut again = true;
         loop {
             let out = self
-                .sqs
+                .aws
+                .sqs()
+                .await
                 .send_message()
                 .queue_url(&self.url)
                 .message_body(&fitted.body)
@@ -131,7 +136,9 @@ impl SqsQueue {
         receipt_handle: &str,
         secs: u32,
     ) -> Result<(), QueueError> {
-        self.sqs
+        self.aws
+            .sqs()
+            .await
             .change_message_visibility()
             .queue_url(&self.url)
             .receipt_handle(receipt_handle)
@@ -185,7 +192,12 @@ impl SqsQueue {
         &self,
         entries: &[BatchEntry],
     ) -> (Vec<String>, Vec<(String, String)>, Vec<String>) {
-        let mut req = self.sqs.send_message_batch().queue_url(&self.url);
+        let mut req = self
+            .aws
+            .sqs()
+            .await
+            .send_message_batch()
+            .queue_url(&self.url);
         for e in entries {
             match SendMessageBatchRequestEntry::builder()
                 .id(&e.id)
@@ -254,7 +266,9 @@ impl SqsQueue {
         wait_s: i32,
     ) -> Result<Vec<Received>, QueueError> {
         let out = self
-            .sqs
+            .aws
+            .sqs()
+            .await
             .receive_message()
             .queue_url(&self.url)
             .max_number_of_messages(max.clamp(1, 10))
@@ -285,7 +299,12 @@ impl SqsQueue {
     pub(crate) async fn delete_batch(&self, msgs: &[&Received]) -> Vec<String> {
         let mut deleted = Vec::new();
         for chunk in msgs.chunks(10) {
-            let mut req = self.sqs.delete_message_batch().queue_url(&self.url);
+            let mut req = self
+                .aws
+                .sqs()
+                .await
+                .delete_message_batch()
+                .queue_url(&self.url);
             for (i, m) in chunk.iter().enumerate() {
                 if let Ok(e) = DeleteMessageBatchRequestEntry::builder()
                     .id(i.to_string())
@@ -324,7 +343,9 @@ impl SqsQueue {
     pub(crate) async fn release(&self, msgs: &[&Received]) {
         for chunk in msgs.chunks(10) {
             let mut req = self
-                .sqs
+                .aws
+                .sqs()
+                .await
                 .change_message_visibility_batch()
                 .queue_url(&self.url);
             for (i, m) in chunk.iter().enumerate() {
@@ -346,7 +367,9 @@ impl SqsQueue {
     /// The queue's message counts.
     pub(crate) async fn depth(&self) -> Result<Depth, QueueError> {
         let out = self
-            .sqs
+            .aws
+            .sqs()
+            .await
             .get_queue_attributes()
             .queue_url(&self.url)
             .attribute_names(QueueAttributeName::All)

@@ -205,17 +205,19 @@ pub struct SharedTls {
     /// The rustls client configuration (aws-lc-rs, TLS 1.2 and 1.3, no client certificate,
     /// ALPN `http/1.1`) every reqwest client of the process gets a clone of.
     pub client_config: Arc<rustls::ClientConfig>,
-    /// The AWS SDK's TLS context on the same roots. Kept instead of an HTTP client: a client's
-    /// connection pool belongs to the Tokio runtime it first ran on, and a process (a test
-    /// binary) may run many runtimes one after the other.
-    sdk_tls: TlsContext,
+    /// The AWS SDK's TLS context on the same roots, made at the first [`sdk_http_client`] (a
+    /// Lambda that makes no AWS call before its first invocation never pays for it). Kept
+    /// instead of an HTTP client: a client's connection pool belongs to the Tokio runtime it
+    /// first ran on, and a process (a test binary) may run many runtimes one after the other.
+    sdk_tls: OnceLock<Result<TlsContext, TlsError>>,
 }
 
 impl SharedTls {
-    /// Builds the configuration and the SDK's TLS context over `roots` (no I/O).
+    /// Builds the rustls configuration over `roots` (no I/O; the SDK's TLS context follows at
+    /// its first use).
     ///
     /// # Errors
-    /// [`TlsError`] when rustls refuses the protocol versions or the SDK its TLS context.
+    /// [`TlsError`] when rustls refuses the protocol versions.
     pub fn new(roots: RootStore) -> Result<Self, TlsError> {
         let err = |message: String| TlsError {
             origin: roots.source.to_string(),
@@ -228,18 +230,32 @@ impl SharedTls {
             .with_root_certificates(Arc::clone(&roots.store))
             .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let trust = TrustStore::empty()
-            .with_native_roots(false)
-            .with_pem_certificate(roots.to_pem());
-        let context = TlsContext::builder()
-            .with_trust_store(trust)
-            .build()
-            .map_err(|e| err(e.to_string()))?;
         Ok(SharedTls {
             roots,
             client_config: Arc::new(config),
-            sdk_tls: context,
+            sdk_tls: OnceLock::new(),
         })
+    }
+
+    /// The AWS SDK's TLS context on the same roots, made at the first call.
+    ///
+    /// # Errors
+    /// [`TlsError`] (the same at every call) when the SDK refuses the trust store.
+    fn sdk_tls(&self) -> Result<TlsContext, TlsError> {
+        self.sdk_tls
+            .get_or_init(|| {
+                let trust = TrustStore::empty()
+                    .with_native_roots(false)
+                    .with_pem_certificate(self.roots.to_pem());
+                TlsContext::builder()
+                    .with_trust_store(trust)
+                    .build()
+                    .map_err(|e| TlsError {
+                        origin: self.roots.source.to_string(),
+                        message: e.to_string(),
+                    })
+            })
+            .clone()
     }
 }
 
@@ -290,7 +306,7 @@ pub fn sdk_http_client() -> Result<SharedHttpClient, TlsError> {
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::AwsLc,
         ))
-        .tls_context(shared()?.sdk_tls.clone())
+        .tls_context(shared()?.sdk_tls()?)
         .build_https())
 }
 

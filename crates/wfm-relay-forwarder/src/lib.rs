@@ -190,7 +190,7 @@ impl Forwarder {
     /// [`StartError`] naming the variable at fault.
     pub async fn from_env() -> Result<Self, StartError> {
         let parts = RelayParts::from_env().await?;
-        let profile = ActiveProfile::from_env(parts.cfg.body_mode, parts.queues.s3()).await?;
+        let profile = ActiveProfile::from_env(parts.cfg.body_mode, parts.queues.aws()).await?;
         Ok(Forwarder::new(parts.cfg, parts.wfm, parts.queues).with_profile(profile))
     }
 

@@ -103,7 +103,7 @@ impl Replayer {
         let archive = cfg
             .archive_bucket
             .clone()
-            .map(|b| Archive::new(queues.s3().clone(), b));
+            .map(|b| Archive::lazy(std::sync::Arc::clone(queues.aws()), b));
         Replayer {
             cfg,
             wfm,
@@ -126,7 +126,7 @@ impl Replayer {
     /// [`StartError`] naming the variable at fault.
     pub async fn from_env() -> Result<Self, StartError> {
         let parts = RelayParts::from_env().await?;
-        let profile = ActiveProfile::from_env(parts.cfg.body_mode, parts.queues.s3()).await?;
+        let profile = ActiveProfile::from_env(parts.cfg.body_mode, parts.queues.aws()).await?;
         Ok(Replayer::new(parts.cfg, parts.wfm, parts.queues).with_profile(profile))
     }
 

@@ -317,8 +317,8 @@ impl Snapshotter {
                 message,
             })?;
         let parts = wfm_relay_aws::relay::RelayParts::from_env().await?;
-        let conf = wfm_relay_aws::aws::load_sdk_config().await;
-        let fetcher = wfm_relay_aws::secrets::AwsSecretFetcher::new(&conf);
+        let fetcher =
+            wfm_relay_aws::secrets::AwsSecretFetcher::new(parts.queues.aws().sdk_config().await);
         let genesys = GenesysClient::connect(&settings, Some(&fetcher)).await?;
         let account = account_of_queue_url(&parts.cfg.retry_queue_url);
         let region = get("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned());
@@ -326,7 +326,7 @@ impl Snapshotter {
         // through the same profile as live events.
         let profile = wfm_relay_aws::profile_source::ActiveProfile::from_env(
             parts.cfg.body_mode,
-            parts.queues.s3(),
+            parts.queues.aws(),
         )
         .await
         .map_err(wfm_relay_aws::relay::StartError::from)?;

@@ -189,7 +189,7 @@ async fn test(args: &ProfileTestArgs) -> Result<Result<ShownRequest, Unshapeable
         }
         ProfileSource::Location(loc) => {
             let s3 = &aws.get_or_insert(AwsClients::from_env().await).s3;
-            read_profile(loc, s3)
+            read_profile(loc, &wfm_relay_aws::lazy_aws::LazyAws::with_s3(s3.clone()))
                 .await
                 .map_err(|e| error(e.to_string()))?
         }

@@ -25,7 +25,9 @@ impl SqsQueue {
             return Some(l);
         }
         let read = self
-            .sqs
+            .aws
+            .sqs()
+            .await
             .get_queue_attributes()
             .queue_url(&self.url)
             .attribute_names(QueueAttributeName::MaximumMessageSize)
