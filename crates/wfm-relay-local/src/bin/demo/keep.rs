@@ -176,19 +176,34 @@ pub async fn wire_like_template(
     Ok(())
 }
 
-/// The README's recovery walk-through against the kept stack.
+/// The README's recovery walk-through against the kept stack, in the order that shows each
+/// action at work on the demo's dead letters (`transient_exhausted`, one `rejected`, one
+/// `invalid_event`): the redrive comes before the replay, so the running forwarder still finds
+/// the `transient_exhausted` letters to take back; the replay then meets only what WFM keeps
+/// refusing, and the archive empties the DLQ. Each line is a command with a `#` comment (a shell
+/// ignores it, so the line can be pasted as it is).
 pub fn walk_through(relayctl: &str, env_file: &str) -> Vec<String> {
     [
-        "doctor",
-        "stats",
-        "peek --limit 5",
-        "replay --dry-run",
-        "replay",
-        "redrive --reason transient_exhausted",
-        "archive",
+        ("doctor", "no fail: what the local stack does not deploy is a warn"),
+        ("stats", "the DLQ: depth, counts by topic, reason, last status"),
+        ("peek --limit 5", "a few decoded dead letters"),
+        ("replay --dry-run", "what a replay would send; changes nothing"),
+        (
+            "redrive --reason transient_exhausted",
+            "asks, then back on the retry queue: the forwarder above delivers them",
+        ),
+        (
+            "replay",
+            "asks; what is left: the rejected one fails again (exit 3), the invalid one is unsendable",
+        ),
+        ("archive", "asks; both go to S3, the DLQ is empty"),
+        (
+            "replay-archive --key dead-letters/",
+            "asks; sends the archived letters again (the rejected one fails again)",
+        ),
     ]
     .iter()
-    .map(|a| format!("{relayctl} --env-file {env_file} {a}"))
+    .map(|(action, note)| format!("{relayctl} --env-file {env_file} {action}   # {note}"))
     .collect()
 }
 
@@ -306,11 +321,29 @@ mod tests {
     #[test]
     fn the_walk_through_names_the_env_file_in_each_command() {
         let lines = walk_through("target/debug/relayctl", ".demo/run-x/relayctl.env");
+        let commands: Vec<&str> = lines
+            .iter()
+            .map(|l| l.split("   # ").next().unwrap_or(l))
+            .collect();
         assert_eq!(
-            lines[0],
-            "target/debug/relayctl --env-file .demo/run-x/relayctl.env doctor"
+            commands,
+            [
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env doctor",
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env stats",
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env peek --limit 5",
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env replay --dry-run",
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env redrive --reason \
+                 transient_exhausted",
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env replay",
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env archive",
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env replay-archive --key \
+                 dead-letters/",
+            ]
         );
-        assert_eq!(lines.len(), 7);
-        assert!(lines[3].ends_with("replay --dry-run"));
+        // The redrive comes before the replay: after a replay no transient_exhausted letter is
+        // left for the kept forwarder to take back.
+        let at = |a: &str| commands.iter().position(|c| c.ends_with(a));
+        assert!(at("redrive --reason transient_exhausted") < at(" replay"));
+        assert!(lines.iter().all(|l| l.contains("   # ")), "{lines:?}");
     }
 }
