@@ -207,6 +207,17 @@ pub fn walk_through(relayctl: &str, env_file: &str) -> Vec<String> {
     .collect()
 }
 
+/// The line for one batch the kept forwarder took from the retry queue: `done` records were
+/// delivered or parked (Lambda deletes them), `listed` came back in `batchItemFailures` and are
+/// received again after their wait (e.g. behind the circuit breaker's probe, which the outage
+/// may have left open) — not failures.
+pub fn batch_line(received: usize, done: usize, listed: usize) -> String {
+    format!(
+        "retry queue: the forwarder took a batch of {received}: {done} done (delivered or \
+         parked), {listed} listed for retry (received again after their wait)"
+    )
+}
+
 /// Keeps the stack running until Ctrl-C, then stops the forwarder, its Runtime API and WFM
 /// (moto is stopped by `infra/demo.sh`).
 ///
@@ -270,10 +281,8 @@ pub async fn keep(kept: Kept<'_>) -> anyhow::Result<()> {
                 let report = report.context("polling the retry queue")?;
                 if report.received > 0 {
                     println!(
-                        "retry queue: the forwarder took a batch of {} ({} deleted, {} failed)",
-                        report.received,
-                        report.deleted,
-                        report.failed_ids.len()
+                        "{}",
+                        batch_line(report.received, report.deleted, report.failed_ids.len())
                     );
                 }
             }
@@ -315,6 +324,15 @@ mod tests {
                 "EVENT_RULE=wfm-relay-demo-ab12-rule",
                 "ALARM_PREFIX=wfm-relay-demo-ab12-",
             ]
+        );
+    }
+
+    #[test]
+    fn a_batch_line_tells_retries_from_failures() {
+        assert_eq!(
+            batch_line(4, 1, 3),
+            "retry queue: the forwarder took a batch of 4: 1 done (delivered or parked), 3 \
+             listed for retry (received again after their wait)"
         );
     }
 
