@@ -204,6 +204,8 @@ pub(crate) fn init_logging(bar: &ProgressBar) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        // Colours only on a terminal: `RELAYCTL_LOG=debug relayctl stats 2>err.txt` stays text.
+        .with_ansi(io::stderr().is_terminal())
         .with_writer(move || BarWriter(bar.clone()))
         .try_init();
 }
