@@ -11,8 +11,10 @@ echo "== venv (moto server): $("$repo/infra/venv.sh")"
 mkdir -p "$repo/.demo"
 state=$(mktemp -d "$repo/.demo/run-XXXXXX")
 trap '"$repo/infra/moto.sh" stop "$state"' EXIT
-eval "$("$repo/infra/moto.sh" start "$state")"
-echo "== moto server at $AWS_ENDPOINT_URL (log: ${state#"$repo"/}/moto.log)"
+# Assigned first: `eval "$(...)"` alone would hide a failed start (eval of nothing succeeds).
+exports=$("$repo/infra/moto.sh" start "$state")
+eval "$exports"
+echo "== moto server at $MOTO_ENDPOINT_URL, AWS endpoint $AWS_ENDPOINT_URL (logs: ${state#"$repo"/}/)"
 echo "== cargo build --locked --bins"
 cargo build --locked --bins
 target_dir=$(cargo metadata --format-version 1 --no-deps |

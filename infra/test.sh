@@ -8,9 +8,12 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 state=$(mktemp -d "${TMPDIR:-/tmp}/wfm-relay-test.XXXXXX")
 trap 'rc=$?; "$repo/infra/oauth.sh" stop "$state"; "$repo/infra/moto.sh" stop "$state"; if [ "$rc" -eq 0 ]; then rm -rf "$state"; fi' EXIT
-eval "$("$repo/infra/moto.sh" start "$state")"
+# Assigned first: `eval "$(...)"` alone would hide a failed start (eval of nothing succeeds).
+exports=$("$repo/infra/moto.sh" start "$state")
+eval "$exports"
 echo "moto server at $MOTO_ENDPOINT_URL, AWS endpoint $AWS_ENDPOINT_URL (logs: $state/)"
-eval "$("$repo/infra/oauth.sh" start "$state")"  # OAuth 2.0 test server (npm oidc-provider)
+exports=$("$repo/infra/oauth.sh" start "$state")  # OAuth 2.0 test server (npm oidc-provider)
+eval "$exports"
 echo "OAuth test server at $OAUTH_ISSUER (log: $state/oauth.log)"
 export WFM_RELAY_PYTHON="$("$repo/infra/venv.sh")/bin/python"  # the Standard Webhooks reference verifier
 cargo build --locked --bins

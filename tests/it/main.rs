@@ -12,6 +12,7 @@ mod c25_gzip_members;
 mod c26_excerpts;
 mod c27_no_secret;
 mod corpus;
+mod demo_script;
 mod deploy_relayctl;
 mod doctor;
 mod doctor_fn;

@@ -5,7 +5,7 @@ use crate::cli::{Cli, RequestSource, parse_request_json};
 use crate::envfile::parse_env_file;
 use crate::errors::{AwsFailure, AwsSettings, classify, one_line, wants_full_chain};
 use crate::preview::{Targets, preview_text};
-use crate::render::{progress_text, report_text};
+use crate::render::{nothing_matches_line, progress_text, report_text};
 use crate::start::replayer_for;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -19,6 +19,11 @@ pub const ENV_FILE_LOADED: &str = "RELAYCTL_ENV_FILE_LOADED";
 /// Log filter variable (`tracing` directives; default `warn`). Not `RUST_LOG`: an env file copied
 /// from the Lambda sets that to `info`, which would log every POST over the progress bar.
 pub const LOG_VAR: &str = "RELAYCTL_LOG";
+/// The log filter when [`LOG_VAR`] is unset: warnings, except the AWS SDK's configuration
+/// loader's (`aws_config`: "failed to load region from IMDS", "provider failed to provide
+/// credentials", several lines each), whose failure relayctl already reports as one line with a
+/// hint ([`crate::errors::one_line`]); `RELAYCTL_LOG=debug` shows them.
+pub const DEFAULT_LOG_FILTER: &str = "warn,aws_config=error";
 
 /// The process exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,11 +199,13 @@ impl Write for BarWriter {
 
 pub(crate) fn init_logging(bar: &ProgressBar) {
     let filter = tracing_subscriber::EnvFilter::try_from_env(LOG_VAR)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let bar = bar.clone();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        // Colours only on a terminal: `RELAYCTL_LOG=debug relayctl stats 2>err.txt` stays text.
+        .with_ansi(io::stderr().is_terminal())
         .with_writer(move || BarWriter(bar.clone()))
         .try_init();
 }
@@ -337,7 +344,7 @@ async fn run_request(cli: &Cli, req: &Request) -> Exit {
         };
         if dry.matched == 0 {
             bar.finish_and_clear();
-            eprintln!("relayctl: no dead letter matches; nothing to do");
+            eprintln!("relayctl: {}", nothing_matches_line(req.action));
             return match print_report(&dry, cli.json) {
                 Ok(()) => Exit::Done,
                 Err(e) => {
@@ -369,6 +376,44 @@ async fn run_request(cli: &Cli, req: &Request) -> Exit {
 mod tests {
     use super::*;
     use wfm_relay_replayer::Action;
+
+    #[test]
+    fn the_default_filter_drops_the_sdk_loaders_warnings_only() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buf {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0
+                    .lock()
+                    .map_err(|_| io::Error::other("poisoned"))?
+                    .extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER))
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(target: "aws_config::imds::region", "failed to load region from IMDS");
+            tracing::error!(target: "aws_config::meta", "an aws_config error");
+            tracing::warn!(target: "wfm_relay_replayer::scan", "a replayer warning");
+            tracing::info!(target: "relayctl", "an info line");
+        });
+        let text = String::from_utf8(buf.0.lock().map(|b| b.clone()).unwrap_or_default())
+            .unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].ends_with("an aws_config error"), "{text}");
+        assert!(lines[1].ends_with("a replayer warning"), "{text}");
+    }
 
     #[test]
     fn confirmation_is_for_actions_that_change_or_send() {

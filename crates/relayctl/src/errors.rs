@@ -79,6 +79,8 @@ pub fn classify(chain: &str) -> AwsFailure {
         "credentialsnotloaded",
         "credentials provider",
         "failed to load credentials",
+        // The default chain's own error when its last provider (IMDS) fails too.
+        "while loading credentials",
     ]) {
         AwsFailure::NoCredentials
     } else if has(&[
@@ -155,9 +157,15 @@ pub fn one_line(headline: &str, chain: &str, aws: &AwsSettings) -> String {
             "the settings above; the full error names the cause",
         ),
     };
+    // Without a region the SDK cannot sign for AWS: say so first (an emulator does not care).
+    let region_hint = if aws.region.is_none() && endpoint.is_none() {
+        "AWS_REGION (no region was found; e.g. AWS_REGION=eu-west-1), then "
+    } else {
+        ""
+    };
     format!(
-        "{what}: {why} (endpoint {}, region {}, credentials: {}). Check {hint}. Full error: \
-         RELAYCTL_LOG=debug",
+        "{what}: {why} (endpoint {}, region {}, credentials: {}). Check {region_hint}{hint}. \
+         Full error: RELAYCTL_LOG=debug",
         endpoint.unwrap_or("AWS's for the region"),
         aws.region.as_deref().unwrap_or("none found"),
         aws.credentials,
@@ -225,6 +233,11 @@ mod tests {
             ),
             ("QueueDoesNotExist", AwsFailure::NoSuchQueue),
             ("NoSuchBucket", AwsFailure::NoSuchBucket),
+            (
+                "dispatch failure: other: an error occurred while loading credentials: failed \
+                 to load IMDS session token",
+                AwsFailure::NoCredentials,
+            ),
             ("something else", AwsFailure::Other),
         ] {
             assert_eq!(classify(text), want, "{text}");
@@ -238,8 +251,23 @@ mod tests {
         let line = one_line("GetQueueAttributes failed: x", "Connection refused", &aws);
         assert!(line.starts_with("GetQueueAttributes failed: connection refused (endpoint AWS's for the region, region none found, credentials: the default chain"), "{line}");
         assert!(
-            line.contains("Check the network (HTTPS_PROXY) and the region."),
+            line.contains(
+                "Check AWS_REGION (no region was found; e.g. AWS_REGION=eu-west-1), then the \
+                 network (HTTPS_PROXY) and the region."
+            ),
             "{line}"
+        );
+        let with_region = AwsSettings::from_lookup(|_| None, Some("eu-west-1".into()));
+        let chain = "ReceiveMessage on https://sqs.eu-west-1.amazonaws.com/1/dlq failed: dispatch \
+                     failure: other: an error occurred while loading credentials: failed to load \
+                     IMDS session token";
+        assert_eq!(
+            one_line(chain, chain, &with_region),
+            "ReceiveMessage on https://sqs.eu-west-1.amazonaws.com/1/dlq failed: no AWS \
+             credentials found (endpoint AWS's for the region, region eu-west-1, credentials: \
+             the default chain (profile default in ~/.aws, SSO, container or instance role)). \
+             Check AWS_PROFILE (after `aws sso login`) or AWS_ACCESS_KEY_ID / \
+             AWS_SECRET_ACCESS_KEY. Full error: RELAYCTL_LOG=debug"
         );
     }
 

@@ -219,11 +219,7 @@ fn counts_text(r: &Report) -> String {
         }
     }
     if r.failed > 0 {
-        let _ = writeln!(
-            out,
-            "{} failed: still in the DLQ, with their history updated; see them with `relayctl peek`",
-            letters(r.failed)
-        );
+        let _ = writeln!(out, "{}", failed_line(r.action, r.failed));
     }
     if !r.keys.is_empty() {
         let _ = writeln!(
@@ -242,6 +238,39 @@ fn counts_text(r: &Report) -> String {
     corrupt_text(&mut out, r);
     stopped_and_next(&mut out, r);
     out
+}
+
+/// Where the `n` failed letters of `action` are now: a DLQ action leaves them in the DLQ with
+/// their history updated; replay-archive deletes nothing, so they are still in the archive.
+pub fn failed_line(action: Action, n: usize) -> String {
+    let (them, its) = if n == 1 {
+        ("it", "its")
+    } else {
+        ("them", "their")
+    };
+    if action.reads_archive() {
+        format!(
+            "{n} archived letter{} failed: not delivered, still in the archive (replay-archive \
+             deletes nothing); send {them} again with the same --key",
+            if n == 1 { "" } else { "s" }
+        )
+    } else {
+        format!(
+            "{} failed: still in the DLQ, with {its} history updated; see {them} with `relayctl \
+             peek`",
+            letters(n)
+        )
+    }
+}
+
+/// What a confirmed action says when its dry run matched nothing (replay-archive reads the
+/// archive, not the DLQ).
+pub fn nothing_matches_line(action: Action) -> &'static str {
+    if action.reads_archive() {
+        "no archived letter matches; nothing to do"
+    } else {
+        "no dead letter matches; nothing to do"
+    }
 }
 
 /// The archive objects replay-archive could not read in full: key, lines read, error.
@@ -515,6 +544,47 @@ stopped early: limit
 next: {\"v\":1,\"action\":\"archive\",\"limit\":12}
   (to continue, save it as next.json and run `relayctl --request-file next.json`)
 "
+        );
+    }
+
+    #[test]
+    fn the_failed_line_says_where_the_letters_are() {
+        assert_eq!(
+            failed_line(Action::Replay, 1),
+            "1 dead letter failed: still in the DLQ, with its history updated; see it with \
+             `relayctl peek`"
+        );
+        assert_eq!(
+            failed_line(Action::Redrive, 3),
+            "3 dead letters failed: still in the DLQ, with their history updated; see them with \
+             `relayctl peek`"
+        );
+        assert_eq!(
+            failed_line(Action::ReplayArchive, 1),
+            "1 archived letter failed: not delivered, still in the archive (replay-archive \
+             deletes nothing); send it again with the same --key"
+        );
+        let report = Report {
+            action: Action::ReplayArchive,
+            run_id: "r".into(),
+            matched: 2,
+            failed: 1,
+            unsendable: 1,
+            ..Report::default()
+        };
+        let text = report_text(&report);
+        assert!(!text.contains("DLQ"), "{text}");
+        assert!(
+            text.contains("\n1 archived letter failed: not delivered, still in the archive"),
+            "{text}"
+        );
+        assert_eq!(
+            nothing_matches_line(Action::ReplayArchive),
+            "no archived letter matches; nothing to do"
+        );
+        assert_eq!(
+            nothing_matches_line(Action::Archive),
+            "no dead letter matches; nothing to do"
         );
     }
 

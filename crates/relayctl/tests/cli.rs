@@ -141,3 +141,58 @@ fn latest_replay_without_a_bucket_is_refused_but_its_dry_run_is_not() {
     assert!(!stderr(&o).contains("ARCHIVE_BUCKET"), "{}", stderr(&o));
     assert!(stderr(&o).contains("ReceiveMessage"), "{}", stderr(&o));
 }
+
+/// `relayctl stats` with only the queue settings and AWS's variables, against `endpoint`.
+fn stats_at(endpoint: &str, log: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_relayctl"));
+    cmd.arg("stats")
+        .stdin(Stdio::null())
+        .env_remove("RELAYCTL_ENV_FILE_LOADED")
+        .env_remove("RELAYCTL_LOG")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL_SQS")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("DLQ_URL", "http://127.0.0.1:1/123456789012/dlq")
+        .env("RETRY_QUEUE_URL", "http://127.0.0.1:1/123456789012/retry");
+    for v in ["WFM_URL", "WFM_ALLOW_HTTP", "ARCHIVE_BUCKET"] {
+        cmd.env_remove(v);
+    }
+    if let Some(l) = log {
+        cmd.env("RELAYCTL_LOG", l);
+    }
+    cmd.output().expect("relayctl runs")
+}
+
+#[test]
+fn an_unreachable_endpoint_is_one_line_and_debug_adds_the_chain_without_colours() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", l.local_addr().expect("addr"))
+    };
+    let o = stats_at(&closed, None);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "relayctl: ReceiveMessage on http://127.0.0.1:1/123456789012/dlq failed: connection \
+             refused (endpoint {closed}, region us-east-1, credentials: AWS_ACCESS_KEY_ID from \
+             the environment). Check AWS_ENDPOINT_URL: is the emulator (e.g. moto, \
+             infra/demo.sh --keep) running there? Unset it to use AWS. Full error: \
+             RELAYCTL_LOG=debug\n"
+        )
+    );
+    let o = stats_at(&closed, Some("debug"));
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let full = err
+        .lines()
+        .find(|l| l.starts_with("relayctl: full error: "))
+        .unwrap_or_default();
+    assert!(full.contains("Connection refused"), "{err}");
+    assert!(!err.contains('\u{1b}'), "no ANSI colours in a pipe: {err}");
+}

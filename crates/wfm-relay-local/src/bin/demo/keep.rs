@@ -141,20 +141,46 @@ pub async fn wire_like_template(
     Ok(())
 }
 
-/// The README's recovery walk-through against the kept stack.
+/// The README's recovery walk-through against the kept stack, in the order that shows each
+/// action at work on the demo's dead letters (`transient_exhausted`, one `rejected`, one
+/// `invalid_event`): the redrive comes before the replay, so the running forwarder still finds
+/// the `transient_exhausted` letters to take back; the replay then meets only what WFM keeps
+/// refusing, and the archive empties the DLQ. Each line is a command with a `#` comment (a shell
+/// ignores it, so the line can be pasted as it is).
 pub fn walk_through(relayctl: &str, env_file: &str) -> Vec<String> {
     [
-        "doctor",
-        "stats",
-        "peek --limit 5",
-        "replay --dry-run",
-        "replay",
-        "redrive --reason transient_exhausted",
-        "archive",
+        ("doctor", "no fail: what the local stack does not deploy is a warn"),
+        ("stats", "the DLQ: depth, counts by topic, reason, last status"),
+        ("peek --limit 5", "a few decoded dead letters"),
+        ("replay --dry-run", "what a replay would send; changes nothing"),
+        (
+            "redrive --reason transient_exhausted",
+            "asks, then back on the retry queue: the forwarder above delivers them",
+        ),
+        (
+            "replay",
+            "asks; what is left: the rejected one fails again (exit 3), the invalid one is unsendable",
+        ),
+        ("archive", "asks; both go to S3, the DLQ is empty"),
+        (
+            "replay-archive --key dead-letters/",
+            "asks; sends the archived letters again (the rejected one fails again)",
+        ),
     ]
     .iter()
-    .map(|a| format!("{relayctl} --env-file {env_file} {a}"))
+    .map(|(action, note)| format!("{relayctl} --env-file {env_file} {action}   # {note}"))
     .collect()
+}
+
+/// The line for one batch the kept forwarder took from the retry queue: `done` records were
+/// delivered or parked (Lambda deletes them), `listed` came back in `batchItemFailures` and are
+/// received again after their wait (e.g. behind the circuit breaker's probe, which the outage
+/// may have left open) — not failures.
+pub fn batch_line(received: usize, done: usize, listed: usize) -> String {
+    format!(
+        "retry queue: the forwarder took a batch of {received}: {done} done (delivered or \
+         parked), {listed} listed for retry (received again after their wait)"
+    )
 }
 
 /// Keeps the stack running until Ctrl-C, then stops the forwarder, its Runtime API and WFM
@@ -220,10 +246,8 @@ pub async fn keep(kept: Kept<'_>) -> anyhow::Result<()> {
                 let report = report.context("polling the retry queue")?;
                 if report.received > 0 {
                     println!(
-                        "retry queue: the forwarder took a batch of {} ({} deleted, {} failed)",
-                        report.received,
-                        report.deleted,
-                        report.failed_ids.len()
+                        "{}",
+                        batch_line(report.received, report.deleted, report.failed_ids.len())
                     );
                 }
             }
@@ -269,13 +293,40 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_line_tells_retries_from_failures() {
+        assert_eq!(
+            batch_line(4, 1, 3),
+            "retry queue: the forwarder took a batch of 4: 1 done (delivered or parked), 3 \
+             listed for retry (received again after their wait)"
+        );
+    }
+
+    #[test]
     fn the_walk_through_names_the_env_file_in_each_command() {
         let lines = walk_through("target/debug/relayctl", ".demo/run-x/relayctl.env");
+        let commands: Vec<&str> = lines
+            .iter()
+            .map(|l| l.split("   # ").next().unwrap_or(l))
+            .collect();
         assert_eq!(
-            lines[0],
-            "target/debug/relayctl --env-file .demo/run-x/relayctl.env doctor"
+            commands,
+            [
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env doctor",
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env stats",
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env peek --limit 5",
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env replay --dry-run",
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env redrive --reason \
+                 transient_exhausted",
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env replay",
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env archive",
+                "target/debug/relayctl --env-file .demo/run-x/relayctl.env replay-archive --key \
+                 dead-letters/",
+            ]
         );
-        assert_eq!(lines.len(), 7);
-        assert!(lines[3].ends_with("replay --dry-run"));
+        // The redrive comes before the replay: after a replay no transient_exhausted letter is
+        // left for the kept forwarder to take back.
+        let at = |a: &str| commands.iter().position(|c| c.ends_with(a));
+        assert!(at("redrive --reason transient_exhausted") < at(" replay"));
+        assert!(lines.iter().all(|l| l.contains("   # ")), "{lines:?}");
     }
 }

@@ -128,7 +128,13 @@ async fn run(args: Args) -> anyhow::Result<usize> {
     )
     .await?;
     println!("wfm-relay local demo, run {run_id}");
-    println!("moto server        {endpoint}");
+    println!(
+        "{}",
+        endpoint_line(
+            &endpoint,
+            std::env::var("MOTO_ENDPOINT_URL").ok().as_deref()
+        )
+    );
     println!(
         "retry queue        {} (RedrivePolicy maxReceiveCount {max_receive} = {steps} schedule steps + 5)",
         stack.retry_url
@@ -326,6 +332,19 @@ async fn run(args: Args) -> anyhow::Result<usize> {
     Ok(missing + lost_after_recovery)
 }
 
+/// The line naming where the AWS calls go: `AWS_ENDPOINT_URL` is the AWS-rules layer when
+/// `infra/moto.sh` started one in front of moto (`MOTO_ENDPOINT_URL` then differs), else moto.
+pub(crate) fn endpoint_line(endpoint: &str, moto: Option<&str>) -> String {
+    match moto {
+        Some(m) if m != endpoint => {
+            format!(
+                "AWS endpoint       {endpoint} (the AWS-rules layer; moto server behind it at {m})"
+            )
+        }
+        _ => format!("moto server        {endpoint}"),
+    }
+}
+
 /// `path` relative to the current directory when it is below it.
 pub(crate) fn display_path(path: &Path) -> String {
     let cwd = std::env::current_dir().ok();
@@ -334,4 +353,26 @@ pub(crate) fn display_path(path: &Path) -> String {
         .unwrap_or(canonical)
         .display()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_line_names_the_layer_and_moto() {
+        assert_eq!(
+            endpoint_line("http://127.0.0.1:2", Some("http://127.0.0.1:1")),
+            "AWS endpoint       http://127.0.0.1:2 (the AWS-rules layer; moto server behind it \
+             at http://127.0.0.1:1)"
+        );
+        assert_eq!(
+            endpoint_line("http://127.0.0.1:1", Some("http://127.0.0.1:1")),
+            "moto server        http://127.0.0.1:1"
+        );
+        assert_eq!(
+            endpoint_line("http://127.0.0.1:1", None),
+            "moto server        http://127.0.0.1:1"
+        );
+    }
 }
