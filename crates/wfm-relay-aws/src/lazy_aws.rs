@@ -97,16 +97,18 @@ impl LazyAws {
     }
 }
 
+/// An AWS configuration for unit tests: a region, no credentials, no endpoint (no call is made).
+#[cfg(test)]
+pub(crate) fn offline_conf() -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn offline_conf() -> SdkConfig {
-        SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("eu-west-1"))
-            .build()
-    }
 
     #[tokio::test]
     async fn nothing_is_made_before_it_is_asked_for() {

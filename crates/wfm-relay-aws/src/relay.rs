@@ -106,14 +106,8 @@ impl RelayParts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lazy_aws::offline_conf;
     use std::collections::HashMap;
-
-    fn offline_conf() -> SdkConfig {
-        SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("eu-west-1"))
-            .build()
-    }
 
     async fn parts(vars: &[(&str, &str)]) -> RelayParts {
         let mut env: HashMap<String, String> = [
