@@ -203,6 +203,15 @@ fn counts_text(r: &Report) -> String {
             let _ = writeln!(out, "  {name:<11} {n:>7}{}", count_note(name));
         }
     }
+    if r.dry_run && main.contains(&"delivered") {
+        // What the real run would POST: the matches less those it cannot send (`unsendable`)
+        // and, for `--mode latest`, those a newer state supersedes.
+        let n = r
+            .matched
+            .saturating_sub(r.unsendable)
+            .saturating_sub(r.superseded);
+        let _ = writeln!(out, "  {:<11} {n:>7}", "would send");
+    }
     // `remaining` is the DLQ's depth, which replay-archive does not touch.
     if !r.action.reads_archive() {
         match r.remaining {
@@ -586,6 +595,33 @@ next: {\"v\":1,\"action\":\"archive\",\"limit\":12}
             nothing_matches_line(Action::Archive),
             "no dead letter matches; nothing to do"
         );
+    }
+
+    #[test]
+    fn a_dry_run_replay_says_how_many_letters_it_would_send() {
+        let report = Report {
+            action: Action::Replay,
+            run_id: "r".into(),
+            dry_run: true,
+            matched: 6,
+            unsendable: 1,
+            superseded: 2,
+            ..Report::default()
+        };
+        let text = report_text(&report);
+        assert!(text.contains("\n  would send        3\n"), "{text}");
+        let archive = Report {
+            action: Action::Archive,
+            dry_run: true,
+            matched: 6,
+            ..report.clone()
+        };
+        assert!(!report_text(&archive).contains("would send"));
+        let real = Report {
+            dry_run: false,
+            ..report
+        };
+        assert!(!report_text(&real).contains("would send"));
     }
 
     #[test]
